@@ -1,0 +1,35 @@
+"""The error every layer may raise: an AWS error code, a message and the HTTP status AWS answers with.
+
+Domain modules subclass it with the codes their API models (``ResourceNotFound``...); the protocol
+layer alone decides how an error is written on the wire.
+"""
+
+
+class ServiceError(Exception):
+    code: str = "InternalFailure"
+    status: int = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+
+class ValidationException(ServiceError):
+    code = "ValidationException"
+
+
+class ServiceUnavailable(ServiceError):
+    """The backing database could not be reached; clients retry this code."""
+
+    code = "ServiceUnavailable"
+    status = 503
+
+
+class SerializationException(ServiceError):
+    """The body is not JSON, or a member has the wrong JSON type for its shape."""
+
+    code = "SerializationException"

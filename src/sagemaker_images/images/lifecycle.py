@@ -1,0 +1,79 @@
+"""Asynchronous statuses as data: a transition is stored as where it stands, where it ends and when.
+
+Real SageMaker moves an image from CREATING to CREATED some time after the call returns; clients
+poll (boto3's waiters). Here a transition is written once — ``status`` now, ``next_status`` from
+``settles_at`` on — and every reader, in any replica, derives the same status from the clock. With
+the default delay of 0 a transition has settled before the first poll.
+
+Failures are reachable on purpose, for users who test their failure handling: images whose name,
+or versions whose base image, match a configured pattern end their transitions in ``*_FAILED``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+CREATING = "CREATING"
+CREATED = "CREATED"
+UPDATING = "UPDATING"
+DELETING = "DELETING"
+DELETED = "DELETED"  # never shown: the resource is gone
+
+# In-progress status -> (status on success, status on failure)
+_OUTCOMES = {
+    CREATING: (CREATED, "CREATE_FAILED"),
+    UPDATING: (CREATED, "UPDATE_FAILED"),
+    DELETING: (DELETED, "DELETE_FAILED"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LifecyclePolicy:
+    delay: float = 0.0
+    fail_images: regex.Pattern[str] | None = None
+    fail_base_images: regex.Pattern[str] | None = None
+
+    def image_fails(self, name: str) -> bool:
+        return self.fail_images is not None and self.fail_images.fullmatch(name) is not None
+
+    def version_fails(self, base_image: str) -> bool:
+        return self.fail_base_images is not None and self.fail_base_images.fullmatch(base_image) is not None
+
+    def begin(self, in_progress: str, now: float, failure_reason: str | None = None) -> dict[str, Any]:
+        """The lifecycle columns of a transition that starts now; it fails if a reason is given."""
+        success, failure = _OUTCOMES[in_progress]
+        return {
+            "status": in_progress,
+            "next_status": failure if failure_reason else success,
+            "modified_at": now,
+            "settles_at": now + self.delay,
+            "failure_reason": failure_reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Observed:
+    status: str
+    last_modified: float
+    failure_reason: str | None
+
+    @property
+    def gone(self) -> bool:
+        return self.status == DELETED
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status in _OUTCOMES
+
+
+def observe(row: Any, now: float) -> Observed:
+    """The status a resource row shows at ``now``."""
+    if now >= row["settles_at"]:
+        status, last_modified = row["next_status"], row["settles_at"]
+    else:
+        status, last_modified = row["status"], row["modified_at"]
+    reason = row["failure_reason"] if status.endswith("_FAILED") else None
+    return Observed(status, last_modified, reason)

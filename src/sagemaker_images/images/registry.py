@@ -1,0 +1,562 @@
+"""The SageMaker image operations: one method per API operation, no HTTP in sight.
+
+Every method takes the calling tenant and the validated request (member names as in the API) and
+returns the response members. Each runs in one database transaction; a write that must see a
+consistent image (version numbers, aliases, client tokens) locks the image row first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker_images.images import pagination
+from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
+from sagemaker_images.images.errors import (
+    ResourceInUse,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ValidationException,
+)
+from sagemaker_images.images.lifecycle import (
+    CREATED,
+    CREATING,
+    DELETING,
+    UPDATING,
+    LifecyclePolicy,
+    observe,
+)
+from sagemaker_images.store import Database
+from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
+from sagemaker_images.store.tables import IMAGE_TAGS
+from sagemaker_images.tenancy import Tenant
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+
+MAX_TAGS = 50
+# A version can be taken only from an image that is not mid-transition and did not fail to create.
+_VERSIONABLE = frozenset({CREATED, "UPDATE_FAILED"})
+_BEING = {CREATING: "created", UPDATING: "updated", DELETING: "deleted"}
+
+# API member name -> column, for the version metadata CreateImageVersion and UpdateImageVersion share.
+_VERSION_FIELDS = {
+    "VendorGuidance": "vendor_guidance",
+    "JobType": "job_type",
+    "MLFramework": "ml_framework",
+    "ProgrammingLang": "programming_lang",
+    "Processor": "processor",
+    "Horovod": "horovod",
+    "ReleaseNotes": "release_notes",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOptions:
+    max_images: int | None = None
+    max_versions_per_image: int | None = None
+    # AWS answers concurrent CreateImageVersion calls on one image with ResourceInUse; off by default.
+    reject_concurrent_version_creates: bool = False
+
+
+def _now() -> float:
+    # Millisecond precision, as AWS reports times: what is stored is exactly what clients see.
+    return round(time.time(), 3)
+
+
+class ImageRegistry:
+    def __init__(
+        self,
+        database: Database,
+        policy: LifecyclePolicy | None = None,
+        options: RegistryOptions | None = None,
+        clock: Callable[[], float] = _now,
+    ) -> None:
+        self.database = database
+        self.policy = policy or LifecyclePolicy()
+        self.options = options or RegistryOptions()
+        self.clock = clock
+
+    def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
+        return {
+            "CreateImage": self.create_image,
+            "DescribeImage": self.describe_image,
+            "UpdateImage": self.update_image,
+            "DeleteImage": self.delete_image,
+            "ListImages": self.list_images,
+            "CreateImageVersion": self.create_image_version,
+            "DescribeImageVersion": self.describe_image_version,
+            "UpdateImageVersion": self.update_image_version,
+            "DeleteImageVersion": self.delete_image_version,
+            "ListImageVersions": self.list_image_versions,
+            "ListAliases": self.list_aliases,
+            "AddTags": self.add_tags,
+            "ListTags": self.list_tags,
+            "DeleteTags": self.delete_tags,
+        }
+
+    # -- images -----------------------------------------------------------------------------------
+
+    def create_image(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        name = request["ImageName"]
+        tags = _tag_pairs(request.get("Tags", ()))
+        failure = self._image_failure(name, "create")
+        with self.database.write() as q:
+            q.purge_gone_image(tenant.account, tenant.region, name.lower(), now)
+            if q.image(tenant.account, tenant.region, name.lower(), now) is not None:
+                raise _image_exists(name)
+            limit = self.options.max_images
+            if limit is not None:
+                used = q.count_images(tenant.account, tenant.region, now)
+                if used >= limit:
+                    raise _limit_exceeded("Maximum number of images", limit, used, "Images")
+            values = {
+                "account": tenant.account,
+                "region": tenant.region,
+                "name": name,
+                "name_key": name.lower(),
+                "role_arn": request["RoleArn"],
+                "display_name": request.get("DisplayName"),
+                "description": request.get("Description"),
+                "created_at": now,
+                **self.policy.begin(CREATING, now, failure),
+            }
+            try:
+                image_id = q.insert_image(values)
+            except Conflict:
+                raise _image_exists(name) from None
+            q.put_tags(image_id, IMAGE_TAGS, tags)
+        return {"ImageArn": image_arn(tenant, name)}
+
+    def describe_image(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        with self.database.read() as q:
+            row = _find_image(q, tenant, request["ImageName"], now)
+        seen = observe(row, now)
+        return {
+            "CreationTime": row["created_at"],
+            "Description": row["description"],
+            "DisplayName": row["display_name"],
+            "FailureReason": seen.failure_reason,
+            "ImageArn": image_arn(tenant, row["name"]),
+            "ImageName": row["name"],
+            "ImageStatus": seen.status,
+            "LastModifiedTime": seen.last_modified,
+            "RoleArn": row["role_arn"],
+        }
+
+    def update_image(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        deleting = set(request.get("DeleteProperties", ()))
+        both = sorted(p for p in deleting if p in request)
+        if both:
+            raise ValidationException(
+                f"The properties {both} cannot be both updated and deleted in the same request."
+            )
+        with self.database.write() as q:
+            row = _find_image(q, tenant, request["ImageName"], now, lock=True)
+            arn = image_arn(tenant, row["name"])
+            _refuse_in_progress("Image", arn, observe(row, now).status)
+            values: dict[str, Any] = {}
+            for member, column in (("DisplayName", "display_name"), ("Description", "description")):
+                if member in deleting:
+                    values[column] = None
+                elif member in request:
+                    values[column] = request[member]
+            if "RoleArn" in request:
+                values["role_arn"] = request["RoleArn"]
+            values |= self.policy.begin(UPDATING, now, self._image_failure(row["name"], "update"))
+            q.update_image(row["id"], values)
+        return {"ImageArn": arn}
+
+    def delete_image(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        with self.database.write() as q:
+            row = _find_image(q, tenant, request["ImageName"], now, lock=True)
+            _refuse_in_progress("Image", image_arn(tenant, row["name"]), observe(row, now).status)
+            transition = self.policy.begin(DELETING, now, self._image_failure(row["name"], "delete"))
+            if _settles_gone(transition, now):
+                q.delete_image(row["id"])  # versions, aliases and tags go with it (ON DELETE CASCADE)
+            else:
+                q.update_image(row["id"], transition)
+        return {}
+
+    def list_images(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        sort = request.get("SortBy", "CREATION_TIME")
+        order = request.get("SortOrder", "DESCENDING")
+        limit = request.get("MaxResults", 10)
+        listing = f"ListImages/{sort}/{order}"
+        key_of: Callable[[Any], list[Any]] = {
+            "CREATION_TIME": lambda r: [r["created_at"], r["id"]],
+            "LAST_MODIFIED_TIME": lambda r: [r["settles_at"], r["id"]],
+            "IMAGE_NAME": lambda r: [r["name_key"]],
+        }[sort]
+        arity = 1 if sort == "IMAGE_NAME" else 2
+        after = pagination.decode(request["NextToken"], listing, arity) if request.get("NextToken") else None
+        with self.database.read() as q:
+            rows = q.list_images(
+                tenant.account,
+                tenant.region,
+                now,
+                name_contains=request.get("NameContains"),
+                when=_time_range(request),
+                page=Page(sort, order == "DESCENDING", after, limit + 1),
+            )
+        images = []
+        for row in rows[:limit]:
+            seen = observe(row, now)
+            images.append(
+                {
+                    "CreationTime": row["created_at"],
+                    "Description": row["description"],
+                    "DisplayName": row["display_name"],
+                    "FailureReason": seen.failure_reason,
+                    "ImageArn": image_arn(tenant, row["name"]),
+                    "ImageName": row["name"],
+                    "ImageStatus": seen.status,
+                    "LastModifiedTime": seen.last_modified,
+                }
+            )
+        response: Response = {"Images": images}
+        if len(rows) > limit:
+            response["NextToken"] = pagination.encode(listing, key_of(rows[limit - 1]))
+        return response
+
+    # -- versions ---------------------------------------------------------------------------------
+
+    def create_image_version(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        base_image = request["BaseImage"]
+        aliases = list(dict.fromkeys(request.get("Aliases", ())))
+        with self.database.write() as q:
+            image = _find_image(q, tenant, request["ImageName"], now, lock=True)
+            name = image["name"]
+            # A retry with the same token is the same request: answer with the version it made.
+            earlier = q.version_by_client_token(image["id"], request["ClientToken"])
+            if earlier is not None:
+                return {"ImageVersionArn": image_version_arn(tenant, name, earlier["version"])}
+            if observe(image, now).status not in _VERSIONABLE:
+                raise ValidationException(f"Image {name} is in an invalid state.")
+            if self.options.reject_concurrent_version_creates and q.has_unsettled_version(
+                image["id"], CREATING, now
+            ):
+                raise ResourceInUse("Resource was modified concurrently")
+            limit = self.options.max_versions_per_image
+            if limit is not None:
+                used = q.count_versions(image["id"], now)
+                if used >= limit:
+                    raise _limit_exceeded("Maximum number of versions per image", limit, used, "Versions")
+            _refuse_taken_aliases(q, image, aliases, version=None)
+            number = q.next_version_number(image["id"])
+            failure = None
+            if self.policy.version_fails(base_image):
+                failure = f"Unable to pull base image {base_image}: simulated failure (--fail-base-images)."
+            values = {
+                "image_id": image["id"],
+                "version": number,
+                "client_token": request["ClientToken"],
+                "base_image": base_image,
+                "created_at": now,
+                **_version_fields(request),
+                **self.policy.begin(CREATING, now, failure),
+            }
+            q.insert_version(values)
+            q.add_aliases(image["id"], number, aliases)
+        return {"ImageVersionArn": image_version_arn(tenant, name, number)}
+
+    def describe_image_version(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        with self.database.read() as q:
+            image = _find_image(q, tenant, request["ImageName"], now)
+            row = _find_version(q, tenant, image, request, now)
+        seen = observe(row, now)
+        return {
+            "BaseImage": row["base_image"],
+            # The image a CREATED version resolves to; an ECR digest in AWS, the base image here.
+            "ContainerImage": row["base_image"] if seen.status == CREATED else None,
+            "CreationTime": row["created_at"],
+            "FailureReason": seen.failure_reason,
+            "ImageArn": image_arn(tenant, image["name"]),
+            "ImageVersionArn": image_version_arn(tenant, image["name"], row["version"]),
+            "ImageVersionStatus": seen.status,
+            "LastModifiedTime": seen.last_modified,
+            "Version": row["version"],
+            **{member: row[column] for member, column in _VERSION_FIELDS.items()},
+        }
+
+    def update_image_version(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        to_add = list(dict.fromkeys(request.get("AliasesToAdd", ())))
+        to_delete = list(dict.fromkeys(request.get("AliasesToDelete", ())))
+        both = sorted(set(to_add) & set(to_delete))
+        if both:
+            raise ValidationException(f"Aliases {both} cannot be both added and deleted in the same request.")
+        with self.database.write() as q:
+            image = _find_image(q, tenant, request["ImageName"], now, lock=True)
+            row = _find_version(q, tenant, image, request, now)
+            number = row["version"]
+            arn = image_version_arn(tenant, image["name"], number)
+            seen = observe(row, now)
+            _refuse_in_progress("ImageVersion", arn, seen.status)
+            attached = q.aliases_taken(image["id"], to_delete)
+            missing = [a for a in to_delete if attached.get(a) != number]
+            if missing:
+                raise ResourceNotFound(f"Aliases {missing} do not exist for ImageVersion {arn}.")
+            q.delete_aliases(image["id"], number, to_delete)
+            _refuse_taken_aliases(q, image, to_add, version=number)
+            held = q.aliases_taken(image["id"], to_add)
+            q.add_aliases(image["id"], number, [a for a in to_add if a not in held])
+            values = {
+                column: request[member] for member, column in _VERSION_FIELDS.items() if member in request
+            }
+            # A version has no UPDATING status: the change is complete when the call returns.
+            values |= {
+                "status": seen.status,
+                "next_status": seen.status,
+                "modified_at": now,
+                "settles_at": now,
+            }
+            q.update_version(image["id"], number, values)
+        return {"ImageVersionArn": arn}
+
+    def delete_image_version(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        if "Version" not in request and "Alias" not in request:
+            raise ValidationException("Either Version or Alias must be specified.")
+        with self.database.write() as q:
+            image = _find_image(q, tenant, request["ImageName"], now, lock=True)
+            q.purge_gone_versions(image["id"], now)
+            row = _find_version(q, tenant, image, request, now)
+            number = row["version"]
+            _refuse_in_progress(
+                "ImageVersion", image_version_arn(tenant, image["name"], number), observe(row, now).status
+            )
+            failure = None
+            if self.policy.version_fails(row["base_image"]):
+                failure = "Unable to delete image version: simulated failure (--fail-base-images)."
+            q.delete_aliases(image["id"], number)
+            transition = self.policy.begin(DELETING, now, failure)
+            if _settles_gone(transition, now):
+                q.delete_version(image["id"], number)
+            else:
+                q.update_version(image["id"], number, transition)
+        return {}
+
+    def list_image_versions(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        sort = request.get("SortBy", "CREATION_TIME")
+        order = request.get("SortOrder", "DESCENDING")
+        limit = request.get("MaxResults", 10)
+        listing = f"ListImageVersions/{sort}/{order}"
+        key_of: Callable[[Any], list[Any]] = {
+            "CREATION_TIME": lambda r: [r["created_at"], r["version"]],
+            "LAST_MODIFIED_TIME": lambda r: [r["settles_at"], r["version"]],
+            "VERSION": lambda r: [r["version"]],
+        }[sort]
+        arity = 1 if sort == "VERSION" else 2
+        after = pagination.decode(request["NextToken"], listing, arity) if request.get("NextToken") else None
+        with self.database.read() as q:
+            image = _find_image(q, tenant, request["ImageName"], now)
+            rows = q.list_versions(
+                image["id"],
+                now,
+                when=_time_range(request),
+                page=Page(sort, order == "DESCENDING", after, limit + 1),
+            )
+        arn = image_arn(tenant, image["name"])
+        versions = []
+        for row in rows[:limit]:
+            seen = observe(row, now)
+            versions.append(
+                {
+                    "CreationTime": row["created_at"],
+                    "FailureReason": seen.failure_reason,
+                    "ImageArn": arn,
+                    "ImageVersionArn": image_version_arn(tenant, image["name"], row["version"]),
+                    "ImageVersionStatus": seen.status,
+                    "LastModifiedTime": seen.last_modified,
+                    "Version": row["version"],
+                }
+            )
+        response: Response = {"ImageVersions": versions}
+        if len(rows) > limit:
+            response["NextToken"] = pagination.encode(listing, key_of(rows[limit - 1]))
+        return response
+
+    def list_aliases(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        limit = request.get("MaxResults", 10)
+        after = (
+            pagination.decode(request["NextToken"], "ListAliases", 1)[0] if request.get("NextToken") else None
+        )
+        with self.database.read() as q:
+            image = _find_image(q, tenant, request["ImageName"], now)
+            version = request.get("Version")
+            if version is not None and q.version(image["id"], version, now) is None:
+                raise _version_not_found(tenant, image["name"], version)
+            aliases = q.list_aliases(
+                image["id"], version=version, alias=request.get("Alias"), after=after, limit=limit + 1
+            )
+        response: Response = {"SageMakerImageVersionAliases": aliases[:limit]}
+        if len(aliases) > limit:
+            response["NextToken"] = pagination.encode("ListAliases", [aliases[limit - 1]])
+        return response
+
+    # -- tags -------------------------------------------------------------------------------------
+
+    def add_tags(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        pairs = _tag_pairs(request["Tags"])
+        with self.database.write() as q:
+            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
+            total = len(q.tag_keys(image_id, version) | pairs.keys())
+            if total > MAX_TAGS:
+                raise ValidationException(
+                    f"Tag limit exceeded: {request['ResourceArn']} would have {total} tags; "
+                    f"a resource can have at most {MAX_TAGS}."
+                )
+            q.put_tags(image_id, version, pairs)
+        return {"Tags": [{"Key": k, "Value": v} for k, v in pairs.items()]}
+
+    def list_tags(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        limit = request.get("MaxResults", 50)
+        after = (
+            pagination.decode(request["NextToken"], "ListTags", 1)[0] if request.get("NextToken") else None
+        )
+        with self.database.read() as q:
+            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
+            pairs = q.tags(image_id, version, after=after, limit=limit + 1)
+        response: Response = {"Tags": [{"Key": k, "Value": v} for k, v in pairs[:limit]]}
+        if len(pairs) > limit:
+            response["NextToken"] = pagination.encode("ListTags", [pairs[limit - 1][0]])
+        return response
+
+    def delete_tags(self, tenant: Tenant, request: Request) -> Response:
+        now = self.clock()
+        keys = request["TagKeys"]
+        _refuse_system_keys(keys)
+        with self.database.write() as q:
+            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
+            q.delete_tags(image_id, version, keys)
+        return {}
+
+    # -- helpers that need the policy ---------------------------------------------------------------
+
+    def _image_failure(self, name: str, action: str) -> str | None:
+        if not self.policy.image_fails(name):
+            return None
+        return f"Unable to {action} image {name}: simulated failure (--fail-images)."
+
+
+def _find_image(q: Queries, tenant: Tenant, name: str, now: float, *, lock: bool = False) -> Any:
+    row = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
+    if row is None:
+        raise ResourceNotFound(f"Image with ARN {image_arn(tenant, name)} does not exist")
+    return row
+
+
+def _find_version(q: Queries, tenant: Tenant, image: Any, request: Request, now: float) -> Any:
+    """The version a request names: by Version, by Alias, or else the latest."""
+    version, alias = request.get("Version"), request.get("Alias")
+    if version is not None and alias is not None:
+        raise ValidationException("Only one of Version or Alias can be specified.")
+    if alias is not None:
+        number = q.alias_version(image["id"], alias)
+        row = q.version(image["id"], number, now) if number is not None else None
+        if row is None:
+            raise ResourceNotFound(
+                f"ImageVersion with ImageName {image['name']} and Alias {alias} does not exist."
+            )
+        return row
+    if version is not None:
+        row = q.version(image["id"], version, now)
+        if row is None:
+            raise _version_not_found(tenant, image["name"], version)
+        return row
+    row = q.latest_version(image["id"], now)
+    if row is None:
+        raise ResourceNotFound(
+            f"Latest ImageVersion with ImageName {image['name']} does not exist. "
+            "Please provide a valid ImageName."
+        )
+    return row
+
+
+def _find_tagged(q: Queries, tenant: Tenant, arn: str, now: float) -> tuple[int, int]:
+    """(image id, version or IMAGE_TAGS) of a taggable ARN the caller owns."""
+    ref = parse_image_arn(arn)
+    if ref is not None and ref.tenant == tenant and ref.partition == tenant.partition:
+        image = q.image(tenant.account, tenant.region, ref.name.lower(), now)
+        if image is not None:
+            if ref.version is None:
+                return image["id"], IMAGE_TAGS
+            if q.version(image["id"], ref.version, now) is not None:
+                return image["id"], ref.version
+    # Another account's resource is reported exactly like a missing one: its existence is not ours to tell.
+    raise ValidationException(f"Resource {arn} does not exist.")
+
+
+def _refuse_in_progress(kind: str, arn: str, status: str) -> None:
+    if status in _BEING:
+        raise ResourceInUse(f"{kind} ({arn}) is being {_BEING[status]}")
+
+
+def _refuse_taken_aliases(q: Queries, image: Any, aliases: list[str], *, version: int | None) -> None:
+    taken = {a: v for a, v in q.aliases_taken(image["id"], aliases).items() if v != version}
+    if taken:
+        alias, holder = next(iter(sorted(taken.items())))
+        raise ResourceInUse(
+            f"Alias {alias} is already assigned to version {holder} of Image {image['name']}."
+        )
+
+
+def _refuse_system_keys(keys: Iterable[str]) -> None:
+    for key in keys:
+        if key.lower().startswith("aws:"):
+            raise ValidationException(f"System prefix 'aws:' reserved for AWS usage in tag key: {key}")
+
+
+def _tag_pairs(tags: Iterable[dict[str, str]]) -> dict[str, str]:
+    pairs = {tag["Key"]: tag["Value"] for tag in tags}
+    _refuse_system_keys(pairs)
+    return pairs
+
+
+def _version_fields(request: Request) -> dict[str, Any]:
+    return {column: request.get(member) for member, column in _VERSION_FIELDS.items()}
+
+
+def _time_range(request: Request) -> TimeRange:
+    return TimeRange(
+        created_after=request.get("CreationTimeAfter"),
+        created_before=request.get("CreationTimeBefore"),
+        modified_after=request.get("LastModifiedTimeAfter"),
+        modified_before=request.get("LastModifiedTimeBefore"),
+    )
+
+
+def _settles_gone(transition: dict[str, Any], now: float) -> bool:
+    """A deletion that completes at once: remove the rows instead of leaving a tombstone."""
+    return transition["next_status"] == "DELETED" and transition["settles_at"] <= now
+
+
+def _image_exists(name: str) -> ResourceInUse:
+    return ResourceInUse(f"The Image with ImageName {name} already exists. Please use a different ImageName.")
+
+
+def _version_not_found(tenant: Tenant, name: str, version: int) -> ResourceNotFound:
+    return ResourceNotFound(
+        f"ImageVersion with ARN {image_version_arn(tenant, name, version)} does not exist"
+    )
+
+
+def _limit_exceeded(quota: str, limit: int, used: int, unit: str) -> ResourceLimitExceeded:
+    return ResourceLimitExceeded(
+        f"The account-level service limit '{quota}' is {limit} {unit}, with current utilization of "
+        f"{used} {unit}. Please use AWS Service Quotas to request an increase for this quota."
+    )

@@ -1,0 +1,1 @@
+"""Everything AWS-generic and nothing image-specific: JSON wire format, errors, caller identity."""

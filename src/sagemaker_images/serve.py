@@ -1,0 +1,61 @@
+"""Running the application under uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from sagemaker_images.config import Settings
+from sagemaker_images.server import Application
+from sagemaker_images.store import open_database
+
+log = logging.getLogger("sagemaker_images")
+
+
+def create_app() -> Application:
+    """Factory for uvicorn workers: each process opens its own database connections."""
+    return Application(Settings.from_environment())
+
+
+def serve(settings: Settings) -> int:
+    # Migrate once, before any worker starts, so workers never race on the schema.
+    database = open_database(settings.database_url())
+    where = database.describe()
+    database.dispose()
+    log.info(
+        "sagemaker-images listening on http://%s:%d, state in %s%s",
+        settings.host,
+        settings.port,
+        where,
+        "" if settings.workers == 1 else f" ({settings.workers} worker processes)",
+    )
+    log.info("authentication is off: any credentials are accepted (local testing mode)")
+    common = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "lifespan": "on",
+        "http": "httptools",
+        "loop": "uvloop",
+        "timeout_graceful_shutdown": 10,
+    }
+    if settings.workers > 1:
+        _export(settings)
+        uvicorn.run("sagemaker_images.serve:create_app", factory=True, workers=settings.workers, **common)
+    else:
+        uvicorn.run(Application(settings), **common)
+    return 0
+
+
+def _export(settings: Settings) -> None:
+    """Hand the effective settings to worker processes through their environment."""
+    import dataclasses
+    import os
+
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if field.name == "db":
+            value = settings.database_url()
+        os.environ[Settings.env_name(field.name)] = str(value)

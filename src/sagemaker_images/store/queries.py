@@ -1,0 +1,323 @@
+"""Every statement the application runs, on one connection inside one transaction.
+
+Rows come back as ``RowMapping`` (column name → value). Visibility follows the lifecycle columns
+described in ``tables``: a resource whose ``next_status`` is DELETED is gone once ``settles_at`` has
+passed, even before a later write purges its row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
+
+DELETED = "DELETED"
+
+
+class Conflict(Exception):
+    """A unique constraint refused the write: someone else holds that name, alias or token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Keyset pagination: rows strictly after ``after`` in (sort column, tie-breaker) order."""
+
+    sort: str
+    descending: bool
+    after: tuple[Any, ...] | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    created_after: float | None = None
+    created_before: float | None = None
+    modified_after: float | None = None
+    modified_before: float | None = None
+
+
+def _visible(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
+    return sa.or_(table.c.next_status != DELETED, table.c.settles_at > now)
+
+
+def _gone(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.next_status == DELETED, table.c.settles_at <= now)
+
+
+def _time_range(table: sa.Table, when: TimeRange) -> list[sa.ColumnElement[bool]]:
+    # Inclusive bounds, as the API documents. Last-modified sorts and filters on ``settles_at``:
+    # the moment the latest change completes (equal to the request time when delays are 0).
+    conditions = []
+    if when.created_after is not None:
+        conditions.append(table.c.created_at >= when.created_after)
+    if when.created_before is not None:
+        conditions.append(table.c.created_at <= when.created_before)
+    if when.modified_after is not None:
+        conditions.append(table.c.settles_at >= when.modified_after)
+    if when.modified_before is not None:
+        conditions.append(table.c.settles_at <= when.modified_before)
+    return conditions
+
+
+def _keyset(columns: Sequence[sa.ColumnElement[Any]], page: Page) -> tuple[list[Any], list[Any]]:
+    order = [c.desc() if page.descending else c.asc() for c in columns]
+    conditions = []
+    if page.after is not None:
+        key = sa.tuple_(*columns)
+        bound = sa.tuple_(*(sa.literal(v) for v in page.after))
+        conditions.append(key < bound if page.descending else key > bound)
+    return order, conditions
+
+
+class Queries:
+    def __init__(self, conn: Connection, *, postgres: bool) -> None:
+        self.conn = conn
+        self.postgres = postgres
+
+    def _insert(self, statement: sa.Insert) -> None:
+        try:
+            with self.conn.begin_nested() if self.postgres else contextlib.nullcontext():
+                self.conn.execute(statement)
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from None
+
+    # -- images -----------------------------------------------------------------------------------
+
+    def image(
+        self, account: str, region: str, name_key: str, now: float, *, lock: bool = False
+    ) -> RowMapping | None:
+        query = sa.select(images).where(
+            images.c.account == account,
+            images.c.region == region,
+            images.c.name_key == name_key,
+            _visible(images, now),
+        )
+        if lock and self.postgres:
+            query = query.with_for_update()
+        return self.conn.execute(query).mappings().first()
+
+    def purge_gone_image(self, account: str, region: str, name_key: str, now: float) -> None:
+        self.conn.execute(
+            sa.delete(images).where(
+                images.c.account == account,
+                images.c.region == region,
+                images.c.name_key == name_key,
+                _gone(images, now),
+            )
+        )
+
+    def count_images(self, account: str, region: str, now: float) -> int:
+        query = sa.select(sa.func.count()).where(
+            images.c.account == account, images.c.region == region, _visible(images, now)
+        )
+        return self.conn.execute(query).scalar_one()
+
+    def insert_image(self, values: dict[str, Any]) -> int:
+        try:
+            return self.conn.execute(sa.insert(images).values(values).returning(images.c.id)).scalar_one()
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from None
+
+    def update_image(self, image_id: int, values: dict[str, Any]) -> None:
+        self.conn.execute(sa.update(images).where(images.c.id == image_id).values(values))
+
+    def delete_image(self, image_id: int) -> None:
+        self.conn.execute(sa.delete(images).where(images.c.id == image_id))
+
+    def next_version_number(self, image_id: int) -> int:
+        """Hand out the image's next version number; the UPDATE holds the image row until commit."""
+        statement = (
+            sa.update(images)
+            .where(images.c.id == image_id)
+            .values(version_counter=images.c.version_counter + 1)
+            .returning(images.c.version_counter)
+        )
+        return self.conn.execute(statement).scalar_one()
+
+    def list_images(
+        self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
+    ) -> Sequence[RowMapping]:
+        sort_column = {"CREATION_TIME": images.c.created_at, "LAST_MODIFIED_TIME": images.c.settles_at}.get(
+            page.sort
+        )
+        columns = [images.c.name_key] if sort_column is None else [sort_column, images.c.id]
+        order, after = _keyset(columns, page)
+        query = sa.select(images).where(
+            images.c.account == account,
+            images.c.region == region,
+            _visible(images, now),
+            *_time_range(images, when),
+            *after,
+        )
+        if name_contains:
+            query = query.where(images.c.name_key.contains(name_contains.lower(), autoescape=True))
+        return self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all()
+
+    # -- versions ---------------------------------------------------------------------------------
+
+    def version(self, image_id: int, version: int, now: float) -> RowMapping | None:
+        query = sa.select(image_versions).where(
+            image_versions.c.image_id == image_id,
+            image_versions.c.version == version,
+            _visible(image_versions, now),
+        )
+        return self.conn.execute(query).mappings().first()
+
+    def latest_version(self, image_id: int, now: float) -> RowMapping | None:
+        query = (
+            sa.select(image_versions)
+            .where(image_versions.c.image_id == image_id, _visible(image_versions, now))
+            .order_by(image_versions.c.version.desc())
+            .limit(1)
+        )
+        return self.conn.execute(query).mappings().first()
+
+    def version_by_client_token(self, image_id: int, client_token: str) -> RowMapping | None:
+        query = sa.select(image_versions).where(
+            image_versions.c.image_id == image_id, image_versions.c.client_token == client_token
+        )
+        return self.conn.execute(query).mappings().first()
+
+    def count_versions(self, image_id: int, now: float) -> int:
+        query = sa.select(sa.func.count()).where(
+            image_versions.c.image_id == image_id, _visible(image_versions, now)
+        )
+        return self.conn.execute(query).scalar_one()
+
+    def has_unsettled_version(self, image_id: int, status: str, now: float) -> bool:
+        query = sa.select(sa.literal(1)).where(
+            image_versions.c.image_id == image_id,
+            image_versions.c.status == status,
+            image_versions.c.settles_at > now,
+        )
+        return self.conn.execute(query.limit(1)).first() is not None
+
+    def insert_version(self, values: dict[str, Any]) -> None:
+        self._insert(sa.insert(image_versions).values(values))
+
+    def update_version(self, image_id: int, version: int, values: dict[str, Any]) -> None:
+        self.conn.execute(
+            sa.update(image_versions)
+            .where(image_versions.c.image_id == image_id, image_versions.c.version == version)
+            .values(values)
+        )
+
+    def delete_version(self, image_id: int, version: int) -> None:
+        self.conn.execute(sa.delete(tags).where(tags.c.image_id == image_id, tags.c.version == version))
+        self.conn.execute(
+            sa.delete(image_versions).where(
+                image_versions.c.image_id == image_id, image_versions.c.version == version
+            )
+        )
+
+    def purge_gone_versions(self, image_id: int, now: float) -> None:
+        gone = sa.select(image_versions.c.version).where(
+            image_versions.c.image_id == image_id, _gone(image_versions, now)
+        )
+        self.conn.execute(sa.delete(tags).where(tags.c.image_id == image_id, tags.c.version.in_(gone)))
+        self.conn.execute(
+            sa.delete(image_versions).where(image_versions.c.image_id == image_id, _gone(image_versions, now))
+        )
+
+    def list_versions(
+        self, image_id: int, now: float, *, when: TimeRange, page: Page
+    ) -> Sequence[RowMapping]:
+        sort_column = {
+            "CREATION_TIME": image_versions.c.created_at,
+            "LAST_MODIFIED_TIME": image_versions.c.settles_at,
+        }.get(page.sort)
+        columns = (
+            [image_versions.c.version] if sort_column is None else [sort_column, image_versions.c.version]
+        )
+        order, after = _keyset(columns, page)
+        query = (
+            sa.select(image_versions)
+            .where(
+                image_versions.c.image_id == image_id,
+                _visible(image_versions, now),
+                *_time_range(image_versions, when),
+                *after,
+            )
+            .order_by(*order)
+            .limit(page.limit)
+        )
+        return self.conn.execute(query).mappings().all()
+
+    # -- aliases ----------------------------------------------------------------------------------
+
+    def alias_version(self, image_id: int, alias: str) -> int | None:
+        query = sa.select(image_aliases.c.version).where(
+            image_aliases.c.image_id == image_id, image_aliases.c.alias == alias
+        )
+        return self.conn.execute(query).scalar_one_or_none()
+
+    def aliases_taken(self, image_id: int, aliases: Iterable[str]) -> dict[str, int]:
+        query = sa.select(image_aliases.c.alias, image_aliases.c.version).where(
+            image_aliases.c.image_id == image_id, image_aliases.c.alias.in_(list(aliases))
+        )
+        return {row.alias: row.version for row in self.conn.execute(query)}
+
+    def add_aliases(self, image_id: int, version: int, aliases: Iterable[str]) -> None:
+        rows = [{"image_id": image_id, "alias": alias, "version": version} for alias in aliases]
+        if rows:
+            self._insert(sa.insert(image_aliases).values(rows))
+
+    def delete_aliases(self, image_id: int, version: int, aliases: Iterable[str] | None = None) -> None:
+        statement = sa.delete(image_aliases).where(
+            image_aliases.c.image_id == image_id, image_aliases.c.version == version
+        )
+        if aliases is not None:
+            statement = statement.where(image_aliases.c.alias.in_(list(aliases)))
+        self.conn.execute(statement)
+
+    def list_aliases(
+        self, image_id: int, *, version: int | None, alias: str | None, after: str | None, limit: int
+    ) -> list[str]:
+        query = sa.select(image_aliases.c.alias).where(image_aliases.c.image_id == image_id)
+        if version is not None:
+            query = query.where(image_aliases.c.version == version)
+        if alias is not None:
+            query = query.where(image_aliases.c.alias == alias)
+        if after is not None:
+            query = query.where(image_aliases.c.alias > after)
+        query = query.order_by(image_aliases.c.alias).limit(limit)
+        return list(self.conn.execute(query).scalars())
+
+    # -- tags -------------------------------------------------------------------------------------
+
+    def tags(
+        self, image_id: int, version: int = IMAGE_TAGS, *, after: str | None = None, limit: int | None = None
+    ):
+        query = sa.select(tags.c.key, tags.c.value).where(
+            tags.c.image_id == image_id, tags.c.version == version
+        )
+        if after is not None:
+            query = query.where(tags.c.key > after)
+        query = query.order_by(tags.c.key)
+        if limit is not None:
+            query = query.limit(limit)
+        return [(row.key, row.value) for row in self.conn.execute(query)]
+
+    def tag_keys(self, image_id: int, version: int) -> set[str]:
+        query = sa.select(tags.c.key).where(tags.c.image_id == image_id, tags.c.version == version)
+        return set(self.conn.execute(query).scalars())
+
+    def put_tags(self, image_id: int, version: int, pairs: dict[str, str]) -> None:
+        if not pairs:
+            return
+        self.delete_tags(image_id, version, pairs)
+        rows = [{"image_id": image_id, "version": version, "key": k, "value": v} for k, v in pairs.items()]
+        self.conn.execute(sa.insert(tags).values(rows))
+
+    def delete_tags(self, image_id: int, version: int, keys: Iterable[str]) -> None:
+        self.conn.execute(
+            sa.delete(tags).where(
+                tags.c.image_id == image_id, tags.c.version == version, tags.c.key.in_(list(keys))
+            )
+        )

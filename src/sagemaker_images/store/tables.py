@@ -1,0 +1,93 @@
+"""The schema. Changes go through an Alembic migration in ``migrations/versions`` as well.
+
+Times are epoch seconds as floats (what the wire carries). A resource's lifecycle is stored as data:
+``status`` is what it was set to, ``next_status`` what it becomes at ``settles_at`` — so every replica
+computes the same answer at the same moment, without a background job. ``next_status = 'DELETED'``
+marks a resource that disappears at ``settles_at``.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite only gives AUTOINCREMENT semantics to an INTEGER PRIMARY KEY.
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+images = sa.Table(
+    "images",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("account", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(63), nullable=False),
+    # Names are unique case-insensitively: the ARN lowercases them.
+    sa.Column("name_key", sa.String(63), nullable=False),
+    sa.Column("role_arn", sa.String(2048), nullable=False),
+    sa.Column("display_name", sa.String(128)),
+    sa.Column("description", sa.String(512)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("modified_at", sa.Float, nullable=False),
+    sa.Column("settles_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("next_status", sa.String(16), nullable=False),
+    sa.Column("failure_reason", sa.String(1024)),
+    # The last version number handed out; only grows, so numbers are never reused.
+    sa.Column("version_counter", sa.Integer, nullable=False, server_default="0"),
+    sa.UniqueConstraint("account", "region", "name_key", name="uq_images_tenant_name"),
+    sa.Index("ix_images_tenant_created", "account", "region", "created_at", "id"),
+    sa.Index("ix_images_tenant_settles", "account", "region", "settles_at", "id"),
+)
+
+image_versions = sa.Table(
+    "image_versions",
+    metadata,
+    sa.Column("image_id", Id, sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("client_token", sa.String(36), nullable=False),
+    sa.Column("base_image", sa.String(255), nullable=False),
+    sa.Column("vendor_guidance", sa.String(32)),
+    sa.Column("job_type", sa.String(32)),
+    sa.Column("ml_framework", sa.String(128)),
+    sa.Column("programming_lang", sa.String(128)),
+    sa.Column("processor", sa.String(8)),
+    sa.Column("horovod", sa.Boolean),
+    sa.Column("release_notes", sa.String(255)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("modified_at", sa.Float, nullable=False),
+    sa.Column("settles_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("next_status", sa.String(16), nullable=False),
+    sa.Column("failure_reason", sa.String(1024)),
+    sa.UniqueConstraint("image_id", "client_token", name="uq_image_versions_client_token"),
+    sa.Index("ix_image_versions_created", "image_id", "created_at", "version"),
+    sa.Index("ix_image_versions_settles", "image_id", "settles_at", "version"),
+)
+
+image_aliases = sa.Table(
+    "image_aliases",
+    metadata,
+    sa.Column("image_id", Id, primary_key=True),
+    sa.Column("alias", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.ForeignKeyConstraint(
+        ["image_id", "version"],
+        ["image_versions.image_id", "image_versions.version"],
+        ondelete="CASCADE",
+        name="fk_image_aliases_version",
+    ),
+    sa.Index("ix_image_aliases_version", "image_id", "version", "alias"),
+)
+
+# Tags of an image (version 0) or of one of its versions; they go with the resource they tag.
+tags = sa.Table(
+    "tags",
+    metadata,
+    sa.Column("image_id", Id, sa.ForeignKey("images.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+IMAGE_TAGS = 0

@@ -1,0 +1,32 @@
+"""Who owns a resource: an AWS account in a region, and the ARN partition that region belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Region prefixes of the partitions other than "aws", longest first so "us-isob-" wins over "us-iso-".
+_PARTITIONS = (
+    ("us-isob-", "aws-iso-b"),
+    ("us-iso-", "aws-iso"),
+    ("eu-isoe-", "aws-iso-e"),
+    ("us-isof-", "aws-iso-f"),
+    ("us-gov-", "aws-us-gov"),
+    ("cn-", "aws-cn"),
+)
+
+
+def partition_for(region: str) -> str:
+    for prefix, partition in _PARTITIONS:
+        if region.startswith(prefix):
+            return partition
+    return "aws"
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    account: str
+    region: str
+
+    @property
+    def partition(self) -> str:
+        return partition_for(self.region)

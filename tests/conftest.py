@@ -1,0 +1,131 @@
+"""Fixtures: a real server process per database backend, and clients that talk to it.
+
+Every end-to-end test runs against SQLite and against PostgreSQL. Tests share one server per backend
+and stay apart by calling as their own AWS account (a random 12-digit access key id is the account).
+PostgreSQL tests skip with the reason when no server answers at 127.0.0.1:5432, unless
+SAGEMAKER_IMAGES_REQUIRE_POSTGRES=1 (as in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.config import Config
+
+from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        reason = postgres_available()
+        if reason is not None:
+            if os.environ.get("SAGEMAKER_IMAGES_REQUIRE_POSTGRES") == "1":
+                pytest.fail(f"PostgreSQL is required here: {reason}")
+            pytest.skip(reason)
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A new, empty database of the current backend, for a test that runs its own server."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        with fresh_postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def server(backend: str, artifacts: Path) -> Iterator[ServerProcess]:
+    """The shared server of a backend (default settings)."""
+    if backend == "sqlite":
+        with ServerProcess(f"sqlite:///{artifacts / 'shared.db'}", log_path=artifacts / "sqlite.log") as process:
+            yield process
+    else:
+        with fresh_postgres_database() as url, ServerProcess(url, log_path=artifacts / "postgres.log") as process:
+            yield process
+
+
+@pytest.fixture
+def start_server(database_url: str, artifacts: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with extra flags on this test's own database; they are stopped afterwards."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, db_url: str | None = None) -> ServerProcess:
+        process = ServerProcess(db_url or database_url, *args, log_path=artifacts / "own.log").start()
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def new_account() -> str:
+    return "".join(random.choices("0123456789", k=12))
+
+
+@pytest.fixture
+def account() -> str:
+    return new_account()
+
+
+def client_for(
+    endpoint: str, account: str, service: str = "sagemaker", region: str = "us-east-1"
+) -> boto3.client:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name=region,
+        aws_access_key_id=account,
+        aws_secret_access_key="secret",
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+@pytest.fixture
+def sagemaker(server: ServerProcess, account: str):
+    return client_for(server.endpoint, account)
+
+
+@pytest.fixture
+def role_arn(account: str) -> str:
+    return f"arn:aws:iam::{account}:role/SageMakerImageRole"
+
+
+@pytest.fixture
+def aws_cli(server: ServerProcess, account: str) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """The AWS CLI (``awscli`` from PyPI) pointed at the server, as this test's account."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": account,
+            "AWS_SECRET_ACCESS_KEY": "secret",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_MAX_ATTEMPTS": "1",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        }
+        command = [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, "--output", "json", *args]
+        result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"aws {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    return run
