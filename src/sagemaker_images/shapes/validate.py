@@ -90,21 +90,25 @@ def _compile(shape: Shape, compiled: dict[str, Check]) -> Check:
 
 
 def _type_error(expected: str, value: Any) -> SerializationException:
-    return SerializationException(f"{_json_kind(value)} can not be converted to {expected}")
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "BOOLEAN_VALUE"
-    if isinstance(value, int | float):
-        return "NUMBER_VALUE"
-    if isinstance(value, str):
-        return "STRING_VALUE"
-    if isinstance(value, list):
-        return "START_ARRAY"
+    """AWS's (Coral's) own texts for a value its deserialiser cannot read as ``expected``."""
     if isinstance(value, dict):
-        return "START_OBJECT"
-    return "VALUE_NULL"
+        return SerializationException("Start of structure or map found where not expected.")
+    if isinstance(value, list):
+        return SerializationException("Start of list found where not expected")
+    if expected in _CONTAINER_MESSAGES:
+        return SerializationException(_CONTAINER_MESSAGES[expected])
+    return SerializationException(f"class {_java_class(value)} can not be converted to an {expected}")
+
+
+_CONTAINER_MESSAGES = {"list": "Expected list or null", "map": "Expected map or null", "structure": "Expected null"}
+
+
+def _java_class(value: Any) -> str:
+    if isinstance(value, bool):
+        return "java.lang.Boolean"
+    if isinstance(value, str):
+        return "java.lang.String"
+    return "com.amazon.coral.value.json.numbers.TruncatingBigNumber"
 
 
 def _structure_of(members: dict[str, tuple[str, Check]], required: frozenset[str] = frozenset()) -> Check:
@@ -112,7 +116,7 @@ def _structure_of(members: dict[str, tuple[str, Check]], required: frozenset[str
 
     def check_structure(value: Any, path: str, violations: Violations) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _type_error("a structure", value)
+            raise _type_error("structure", value)
         result: dict[str, Any] = {}
         for name, wire, check, is_required in fields:
             member = value.get(name)
@@ -242,7 +246,7 @@ def _list(shape: ListShape, compiled: dict[str, Check]) -> Check:
 
     def check_list(value: Any, path: str, violations: Violations) -> list[Any]:
         if not isinstance(value, list):
-            raise _type_error("a list", value)
+            raise _type_error("list", value)
         for too_far, text in lengths:
             if too_far(len(value)):
                 violations.append((path, value, text))
@@ -265,7 +269,7 @@ def _map(shape: MapShape, compiled: dict[str, Check]) -> Check:
 
     def check_map(value: Any, path: str, violations: Violations) -> dict[str, Any]:
         if not isinstance(value, dict):
-            raise _type_error("a map", value)
+            raise _type_error("map", value)
         for too_far, text in lengths:
             if too_far(len(value)):
                 violations.append((path, value, text))
