@@ -21,7 +21,9 @@ def test_create_describe_and_waiter(sagemaker, account, role_arn):
         ImageName="my-img", RoleArn=role_arn, DisplayName="My image", Description="for tests"
     )
     assert created["ImageArn"] == f"arn:aws:sagemaker:us-east-1:{account}:image/my-img"
-    sagemaker.get_waiter("image_created").wait(ImageName="my-img", WaiterConfig={"Delay": 1, "MaxAttempts": 2})
+    sagemaker.get_waiter("image_created").wait(
+        ImageName="my-img", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
 
     image = sagemaker.describe_image(ImageName="my-img")
     assert image["ImageStatus"] == "CREATED"
@@ -196,13 +198,18 @@ class TestListImages:
     def test_time_filters_are_inclusive(self, sagemaker, names):
         images = sagemaker.list_images(SortOrder="ASCENDING")["Images"]
         second, fourth = images[1]["CreationTime"], images[3]["CreationTime"]
-        window = sagemaker.list_images(CreationTimeAfter=second, CreationTimeBefore=fourth, SortOrder="ASCENDING")
+        window = sagemaker.list_images(
+            CreationTimeAfter=second, CreationTimeBefore=fourth, SortOrder="ASCENDING"
+        )
         assert [i["ImageName"] for i in window["Images"]] == names[1:4]
         modified = sagemaker.list_images(LastModifiedTimeAfter=images[4]["LastModifiedTime"])["Images"]
         assert [i["ImageName"] for i in modified] == [names[4]]
-        assert sagemaker.list_images(LastModifiedTimeBefore=images[0]["LastModifiedTime"])["Images"][0][
-            "ImageName"
-        ] == names[0]
+        assert (
+            sagemaker.list_images(LastModifiedTimeBefore=images[0]["LastModifiedTime"])["Images"][0][
+                "ImageName"
+            ]
+            == names[0]
+        )
 
     def test_pages_with_the_paginator(self, sagemaker, names):
         pages = list(sagemaker.get_paginator("list_images").paginate(PaginationConfig={"PageSize": 2}))

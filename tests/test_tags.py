@@ -11,7 +11,9 @@ from tests.test_images import error_of
 
 @pytest.fixture
 def arns(sagemaker, role_arn) -> tuple[str, str]:
-    image = sagemaker.create_image(ImageName="tagged", RoleArn=role_arn, Tags=[{"Key": "team", "Value": "ml"}])
+    image = sagemaker.create_image(
+        ImageName="tagged", RoleArn=role_arn, Tags=[{"Key": "team", "Value": "ml"}]
+    )
     version = sagemaker.create_image_version(ImageName="tagged", BaseImage="repo:1")
     return image["ImageArn"], version["ImageVersionArn"]
 
@@ -24,7 +26,9 @@ def tags_of(sagemaker, arn: str) -> dict[str, str]:
 def test_tags_at_creation_and_added_later(sagemaker, arns):
     image_arn, version_arn = arns
     assert tags_of(sagemaker, image_arn) == {"team": "ml"}
-    added = sagemaker.add_tags(ResourceArn=image_arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ai"}])
+    added = sagemaker.add_tags(
+        ResourceArn=image_arn, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ai"}]
+    )
     assert added["Tags"] == [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ai"}]
     assert tags_of(sagemaker, image_arn) == {"team": "ai", "env": "prod"}
     assert tags_of(sagemaker, version_arn) == {}
@@ -42,7 +46,9 @@ def test_delete_tags(sagemaker, arns):
 
 def test_unicode_tags_follow_the_model_pattern(sagemaker, arns):
     image_arn, _ = arns
-    sagemaker.add_tags(ResourceArn=image_arn, Tags=[{"Key": "équipe", "Value": "données ML"}, {"Key": "empty", "Value": ""}])
+    sagemaker.add_tags(
+        ResourceArn=image_arn, Tags=[{"Key": "équipe", "Value": "données ML"}, {"Key": "empty", "Value": ""}]
+    )
     assert tags_of(sagemaker, image_arn)["équipe"] == "données ML"
     assert tags_of(sagemaker, image_arn)["empty"] == ""
 
@@ -71,7 +77,9 @@ def test_fifty_tags_at_most(sagemaker, arns):
 def test_system_prefix_is_reserved(sagemaker, arns, role_arn):
     image_arn, _ = arns
     with pytest.raises(ClientError) as excinfo:
-        sagemaker.add_tags(ResourceArn=image_arn, Tags=[{"Key": "aws:cloudformation:stack-name", "Value": "x"}])
+        sagemaker.add_tags(
+            ResourceArn=image_arn, Tags=[{"Key": "aws:cloudformation:stack-name", "Value": "x"}]
+        )
     assert error_of(excinfo) == (
         "ValidationException",
         "System prefix 'aws:' reserved for AWS usage in tag key: aws:cloudformation:stack-name",

@@ -61,14 +61,26 @@ def test_create_and_describe_every_member(sagemaker, image, account):
 def test_optional_members_are_omitted(sagemaker, image):
     sagemaker.create_image_version(ImageName=image, BaseImage=BASE)
     version = sagemaker.describe_image_version(ImageName=image)
-    for member in ("VendorGuidance", "JobType", "MLFramework", "ProgrammingLang", "Processor", "Horovod",
-                   "ReleaseNotes", "FailureReason"):
+    for member in (
+        "VendorGuidance",
+        "JobType",
+        "MLFramework",
+        "ProgrammingLang",
+        "Processor",
+        "Horovod",
+        "ReleaseNotes",
+        "FailureReason",
+    ):
         assert member not in version
 
 
 def test_numbers_count_up_and_are_never_reused(sagemaker, image):
     numbers = [
-        int(sagemaker.create_image_version(ImageName=image, BaseImage=f"{BASE}:{n}")["ImageVersionArn"].rsplit("/")[-1])
+        int(
+            sagemaker.create_image_version(ImageName=image, BaseImage=f"{BASE}:{n}")[
+                "ImageVersionArn"
+            ].rsplit("/")[-1]
+        )
         for n in range(3)
     ]
     assert numbers == [1, 2, 3]
@@ -251,11 +263,18 @@ class TestListImageVersions:
         listed = sagemaker.list_image_versions(ImageName=versions)["ImageVersions"]
         assert [v["Version"] for v in listed] == [5, 4, 3, 2, 1]
         assert set(listed[0]) == {
-            "CreationTime", "ImageArn", "ImageVersionArn", "ImageVersionStatus", "LastModifiedTime", "Version"
+            "CreationTime",
+            "ImageArn",
+            "ImageVersionArn",
+            "ImageVersionStatus",
+            "LastModifiedTime",
+            "Version",
         }
 
     def test_sort_and_filters(self, sagemaker, versions):
-        by_version = sagemaker.list_image_versions(ImageName=versions, SortBy="VERSION", SortOrder="ASCENDING")
+        by_version = sagemaker.list_image_versions(
+            ImageName=versions, SortBy="VERSION", SortOrder="ASCENDING"
+        )
         assert [v["Version"] for v in by_version["ImageVersions"]] == [1, 2, 3, 4, 5]
         sagemaker.update_image_version(ImageName=versions, Version=2, ReleaseNotes="touched")
         recent = sagemaker.list_image_versions(ImageName=versions, SortBy="LAST_MODIFIED_TIME")
@@ -267,7 +286,9 @@ class TestListImageVersions:
             CreationTimeBefore=listed[3]["CreationTime"],
         )
         assert [v["Version"] for v in window["ImageVersions"]] == [4, 3, 2]
-        touched = sagemaker.list_image_versions(ImageName=versions, LastModifiedTimeAfter=recent["ImageVersions"][0]["LastModifiedTime"])
+        touched = sagemaker.list_image_versions(
+            ImageName=versions, LastModifiedTimeAfter=recent["ImageVersions"][0]["LastModifiedTime"]
+        )
         assert [v["Version"] for v in touched["ImageVersions"]] == [2]
 
     def test_paginator(self, sagemaker, versions):
@@ -291,7 +312,9 @@ def test_list_aliases_filters_and_pages(sagemaker, image):
         sagemaker.get_paginator("list_aliases").paginate(ImageName=image, PaginationConfig={"PageSize": 2})
     )
     assert [p["SageMakerImageVersionAliases"] for p in pages] == [
-        ["v1-a", "v1-b"], ["v1-c", "v1-d"], ["v1-e", "v2"],
+        ["v1-a", "v1-b"],
+        ["v1-c", "v1-d"],
+        ["v1-e", "v2"],
     ]
     assert sagemaker.list_aliases(ImageName=image, Alias="v2")["SageMakerImageVersionAliases"] == ["v2"]
     assert sagemaker.list_aliases(ImageName=image, Version=2)["SageMakerImageVersionAliases"] == ["v2"]

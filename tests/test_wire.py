@@ -53,7 +53,11 @@ def test_empty_body_is_an_empty_request(server):
 @pytest.mark.parametrize(
     ("member", "value", "message"),
     [
-        ("ImageName", 5, "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String"),
+        (
+            "ImageName",
+            5,
+            "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an String",
+        ),
         ("ImageName", True, "class java.lang.Boolean can not be converted to an String"),
         ("ImageName", {"a": 1}, "Start of structure or map found where not expected."),
         ("ImageName", ["a"], "Start of list found where not expected"),
@@ -68,7 +72,10 @@ def test_wrong_json_types(server, member, value, message):
 def test_wrong_types_in_numbers_lists_and_timestamps(server):
     for request, expected in [
         ({"MaxResults": "10"}, "class java.lang.String can not be converted to an Integer"),
-        ({"MaxResults": 1.5}, "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Integer"),
+        (
+            {"MaxResults": 1.5},
+            "class com.amazon.coral.value.json.numbers.TruncatingBigNumber can not be converted to an Integer",
+        ),
         ({"CreationTimeAfter": True}, "class java.lang.Boolean can not be converted to an Date"),
         ({"CreationTimeAfter": "yesterday"}, None),
     ]:
@@ -77,8 +84,16 @@ def test_wrong_types_in_numbers_lists_and_timestamps(server):
         assert body["__type"] == "SerializationException"
         if expected:
             assert body["message"] == expected
-    status, body = call(server, "DeleteTags", {"ResourceArn": "arn:aws:sagemaker:us-east-1:000000000000:image/x", "TagKeys": "k"})
-    assert (status, body["__type"], body["message"]) == (400, "SerializationException", "Expected list or null")
+    status, body = call(
+        server,
+        "DeleteTags",
+        {"ResourceArn": "arn:aws:sagemaker:us-east-1:000000000000:image/x", "TagKeys": "k"},
+    )
+    assert (status, body["__type"], body["message"]) == (
+        400,
+        "SerializationException",
+        "Expected list or null",
+    )
 
 
 def test_timestamps_accept_epoch_seconds_and_iso_strings(server, account):
@@ -93,7 +108,9 @@ def test_unknown_members_are_ignored(server, account):
 
 
 def test_validation_message_for_a_pattern(server):
-    status, body = call(server, "CreateImage", {"ImageName": "bad_name", "RoleArn": "arn:aws:iam::123456789012:role/R"})
+    status, body = call(
+        server, "CreateImage", {"ImageName": "bad_name", "RoleArn": "arn:aws:iam::123456789012:role/R"}
+    )
     assert status == 400
     assert body == {
         "__type": "ValidationException",
@@ -170,14 +187,27 @@ def test_bad_next_token(server, account):
     ]:
         status, reply = call(server, operation, body, account=account)
         assert status == 400
-        assert reply == {"__type": "ValidationException", "message": 'Invalid pagination token because "{0}".'}
+        assert reply == {
+            "__type": "ValidationException",
+            "message": 'Invalid pagination token because "{0}".',
+        }
 
 
 def test_next_token_of_another_listing_is_refused(server, account):
     for n in range(3):
-        call(server, "CreateImage", {"ImageName": f"n{n}", "RoleArn": "arn:aws:iam::123456789012:role/R"}, account=account)
+        call(
+            server,
+            "CreateImage",
+            {"ImageName": f"n{n}", "RoleArn": "arn:aws:iam::123456789012:role/R"},
+            account=account,
+        )
     status, page = call(server, "ListImages", {"MaxResults": 1}, account=account)
-    status, reply = call(server, "ListImages", {"MaxResults": 1, "SortBy": "IMAGE_NAME", "NextToken": page["NextToken"]}, account=account)
+    status, reply = call(
+        server,
+        "ListImages",
+        {"MaxResults": 1, "SortBy": "IMAGE_NAME", "NextToken": page["NextToken"]},
+        account=account,
+    )
     assert status == 400
     assert reply["__type"] == "ValidationException"
 

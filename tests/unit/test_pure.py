@@ -1,0 +1,76 @@
+"""Pure logic: ARNs, identity, pagination tokens, lifecycle arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+
+from sagemaker_images.errors import ValidationException
+from sagemaker_images.images import pagination
+from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
+from sagemaker_images.images.lifecycle import LifecyclePolicy, observe
+from sagemaker_images.protocol.identity import tenant_from_authorization
+from sagemaker_images.tenancy import Tenant, partition_for
+
+
+@pytest.mark.parametrize(
+    ("region", "partition"),
+    [
+        ("us-east-1", "aws"),
+        ("cn-northwest-1", "aws-cn"),
+        ("us-gov-east-1", "aws-us-gov"),
+        ("us-iso-east-1", "aws-iso"),
+        ("us-isob-east-1", "aws-iso-b"),
+        ("eu-isoe-west-1", "aws-iso-e"),
+    ],
+)
+def test_partitions(region, partition):
+    assert partition_for(region) == partition
+
+
+def test_arns_round_trip():
+    tenant = Tenant("123456789012", "eu-west-1")
+    assert image_arn(tenant, "My-Img") == "arn:aws:sagemaker:eu-west-1:123456789012:image/my-img"
+    version = image_version_arn(tenant, "My-Img", 3)
+    assert version == "arn:aws:sagemaker:eu-west-1:123456789012:image-version/my-img/3"
+    ref = parse_image_arn(version)
+    assert (ref.tenant, ref.partition, ref.name, ref.version) == (tenant, "aws", "my-img", 3)
+    assert parse_image_arn(image_arn(tenant, "x")).version is None
+    for other in (
+        "arn:aws:sagemaker:r:1:training-job/x",
+        "arn:aws:s3:::bucket",
+        "nonsense",
+        "arn:aws:sagemaker:r:1:image-version/x/abc",
+        "arn:aws:sagemaker:r:1:image/a/b",
+    ):
+        assert parse_image_arn(other) is None
+
+
+def test_identity_from_the_credential_scope():
+    header = "AWS4-HMAC-SHA256 Credential=123456789012/20261123/ap-southeast-2/sagemaker/aws4_request, SignedHeaders=host"
+    assert tenant_from_authorization(header, "000000000000") == Tenant("123456789012", "ap-southeast-2")
+    header = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20261123/eu-west-1/sagemaker/aws4_request"
+    assert tenant_from_authorization(header, "111111111111") == Tenant("111111111111", "eu-west-1")
+    assert tenant_from_authorization(None, "000000000000") == Tenant("000000000000", "us-east-1")
+    assert tenant_from_authorization("garbage", "000000000000").region == "us-east-1"
+    assert tenant_from_authorization("Credential=a/b/../c", "000000000000").region == "us-east-1"
+
+
+def test_pagination_tokens():
+    token = pagination.encode("L", [1.5, 7])
+    assert pagination.decode(token, "L", 2) == (1.5, 7)
+    for bad in ("", "!!!", pagination.encode("Other", [1.5, 7]), pagination.encode("L", [1.5])):
+        with pytest.raises(ValidationException):
+            pagination.decode(bad, "L", 2)
+
+
+def test_lifecycle_is_a_function_of_the_clock():
+    policy = LifecyclePolicy(delay=10)
+    row = {**policy.begin("CREATING", 100.0), "failure_reason": None}
+    assert observe(row, 105).status == "CREATING"
+    assert observe(row, 105).last_modified == 100.0
+    assert observe(row, 110).status == "CREATED"
+    assert observe(row, 110).last_modified == 110.0
+    failing = policy.begin("DELETING", 100.0, "boom")
+    assert observe(failing, 200).status == "DELETE_FAILED"
+    assert observe(failing, 200).failure_reason == "boom"
+    assert observe(failing, 101).failure_reason is None
