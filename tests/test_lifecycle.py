@@ -1,4 +1,4 @@
-"""Asynchronous statuses: delays, failures, wrong-state errors, waiters and the opt-in AWS concurrency rule."""
+"""Asynchronous statuses: delays, failures, wrong-state errors, waiters, the opt-in concurrency rule."""
 
 from __future__ import annotations
 

@@ -100,7 +100,11 @@ def _type_error(expected: str, value: Any) -> SerializationException:
     return SerializationException(f"class {_java_class(value)} can not be converted to an {expected}")
 
 
-_CONTAINER_MESSAGES = {"list": "Expected list or null", "map": "Expected map or null", "structure": "Expected null"}
+_CONTAINER_MESSAGES = {
+    "list": "Expected list or null",
+    "map": "Expected map or null",
+    "structure": "Expected null",
+}
 
 
 def _java_class(value: Any) -> str:
