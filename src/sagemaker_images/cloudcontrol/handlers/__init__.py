@@ -1,0 +1,152 @@
+"""Resource handlers: one class per resource type, calling the images domain as AWS's handlers call
+the SageMaker API (create → stabilize → read; update → stabilize → tags → read; delete → stabilize).
+
+A handler step is re-entrant: its progress lives in ``Context.state`` (persisted with the request),
+so a step interrupted by a crash is taken up again by any server process sharing the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sagemaker_images.cloudcontrol.errors import HandlerFailure, invalid_request
+from sagemaker_images.cloudcontrol.schema import ResourceSchema, model_validation_failed, parse_json_object
+from sagemaker_images.shapes.model import Api
+from sagemaker_images.tenancy import Tenant
+
+Model = dict[str, Any]
+
+# How soon a request that waits on a status transition looks again.
+POLL_SECONDS = 0.5
+
+
+@dataclass
+class Context:
+    """What a handler step knows about its request; ``state`` is saved between steps."""
+
+    tenant: Tenant
+    request_token: str
+    operation: str  # CREATE | UPDATE | DELETE
+    identifier: str | None
+    desired: Model | None
+    previous: Model | None
+    state: dict[str, Any]
+    checkpoint: Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """IN_PROGRESS (look again at ``retry_after``) or SUCCESS (with the model read back, if any)."""
+
+    done: bool
+    model: Model | None = None
+    retry_after: float | None = None
+
+
+def waiting() -> Progress:
+    return Progress(done=False, retry_after=time.time() + POLL_SECONDS)
+
+
+@dataclass(frozen=True)
+class Listing:
+    models: list[Model]
+    next_token: str | None = None
+
+
+class SageMaker:
+    """The SageMaker API as a handler sees it: each call validated against the botocore model."""
+
+    def __init__(
+        self, operations: dict[str, Callable[[Tenant, dict[str, Any]], dict[str, Any]]], api: Api
+    ) -> None:
+        self._operations = operations
+        self._api = api
+
+    def __call__(self, tenant: Tenant, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        validated = self._api.operations[operation].validate(request)
+        return self._operations[operation](tenant, validated)
+
+
+@dataclass
+class Handler:
+    """The contract of a resource type; subclasses implement create/update/delete/read/list."""
+
+    schema: ResourceSchema
+    sagemaker: SageMaker
+    type_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.type_name = self.schema.type_name
+
+    # -- identifiers ------------------------------------------------------------------------------
+
+    def resolve(self, tenant: Tenant, identifier: str) -> dict[str, Any]:
+        """The resource an Identifier names: the primary identifier as a plain string, or a JSON
+        object of the primary identifier or of an additional identifier."""
+        if identifier.lstrip().startswith("{"):
+            given = parse_json_object(identifier)
+            if given is None:
+                raise invalid_request(f"Identifier {identifier} is not valid JSON.")
+            names = set(given)
+            if names == set(self.schema.primary_identifier):
+                return self.resolve_primary(tenant, str(given[self.schema.primary_identifier[0]]), identifier)
+            for group in self.schema.additional_identifiers:
+                if names == set(group) and all(isinstance(v, str) for v in given.values()):
+                    return self.resolve_additional(tenant, given, identifier)
+            raise invalid_request(
+                f"Identifier {identifier} does not match the primary identifier or an additional "
+                f"identifier of {self.type_name}."
+            )
+        return self.resolve_primary(tenant, identifier, identifier)
+
+    def resolve_primary(self, tenant: Tenant, value: str, shown: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def resolve_additional(self, tenant: Tenant, given: dict[str, Any], shown: str) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def primary(self, tenant: Tenant, key: dict[str, Any]) -> str:
+        raise NotImplementedError
+
+    def active_key(self, key: dict[str, Any]) -> str:
+        """A name for the resource, case-folded as its ARN is, for one-request-at-a-time."""
+        return "|".join([self.type_name, *(str(v).lower() for v in key.values())])
+
+    # -- handlers ---------------------------------------------------------------------------------
+
+    def step(self, ctx: Context) -> Progress:
+        if ctx.operation == "CREATE":
+            return self.create(ctx)
+        if ctx.operation == "UPDATE":
+            return self.update(ctx)
+        return self.delete(ctx)
+
+    def validate_desired(self, desired: Model) -> None:
+        """What CloudFormation checks before the create handler runs: the model against the schema."""
+        violations = self.schema.violations(desired)
+        if violations:
+            raise HandlerFailure("InvalidRequest", model_validation_failed(violations))
+
+    def refuse_read_only(self, desired: Model, order: tuple[str, ...]) -> None:
+        """AWS's create handlers refuse read-only properties the caller set, in their own words."""
+        given = [name for name in order if desired.get(name) is not None]
+        if given:
+            raise invalid_request(f"The following ReadOnly properties were set: [{','.join(given)}]")
+
+    def create(self, ctx: Context) -> Progress:
+        raise NotImplementedError
+
+    def update(self, ctx: Context) -> Progress:
+        raise NotImplementedError
+
+    def delete(self, ctx: Context) -> Progress:
+        raise NotImplementedError
+
+    def read(self, tenant: Tenant, key: dict[str, Any], shown: str) -> Model:
+        raise NotImplementedError
+
+    def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
+        raise NotImplementedError

@@ -1,0 +1,220 @@
+"""AWS::SageMaker::ImageVersion, handled as aws-cloudformation-resource-providers-sagemaker handles it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagemaker_images.cloudcontrol.errors import (
+    conflict,
+    general,
+    invalid_request,
+    limit_exceeded,
+    not_found,
+    not_stabilized,
+)
+from sagemaker_images.cloudcontrol.handlers import Context, Handler, Listing, Model, Progress, waiting
+from sagemaker_images.images.arns import image_version_arn, parse_image_arn
+from sagemaker_images.images.errors import (
+    ResourceInUse,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ValidationException,
+)
+from sagemaker_images.tenancy import Tenant
+
+# Properties that are the same members in CreateImageVersion, UpdateImageVersion and DescribeImageVersion.
+_METADATA = (
+    "VendorGuidance",
+    "JobType",
+    "MLFramework",
+    "ProgrammingLang",
+    "Processor",
+    "Horovod",
+    "ReleaseNotes",
+)
+
+
+class ImageVersionHandler(Handler):
+    # -- identifiers ------------------------------------------------------------------------------
+
+    def resolve_primary(self, tenant: Tenant, value: str, shown: str) -> dict[str, Any]:
+        ref = parse_image_arn(value)
+        if ref is None or ref.version is None or (ref.tenant, ref.partition) != (tenant, tenant.partition):
+            raise not_found(self.type_name, shown)
+        return {"ImageName": ref.name, "Version": ref.version}
+
+    def primary(self, tenant: Tenant, key: dict[str, Any]) -> str:
+        return image_version_arn(tenant, key["ImageName"], key["Version"])
+
+    # -- read / list ------------------------------------------------------------------------------
+
+    def _describe(self, tenant: Tenant, key: dict[str, Any]) -> dict[str, Any]:
+        return self.sagemaker(
+            tenant, "DescribeImageVersion", {"ImageName": key["ImageName"], "Version": key["Version"]}
+        )
+
+    def read(self, tenant: Tenant, key: dict[str, Any], shown: str) -> Model:
+        try:
+            described = self._describe(tenant, key)
+            # The image's own spelling of its name (the ARN only has it lowercased).
+            name = self.sagemaker(tenant, "DescribeImage", {"ImageName": key["ImageName"]})["ImageName"]
+        except (ResourceNotFound, ValidationException):
+            raise not_found(self.type_name, shown) from None
+        model: Model = {
+            "ImageName": name,
+            "ImageArn": described["ImageArn"],
+            "ImageVersionArn": described["ImageVersionArn"],
+            "BaseImage": described["BaseImage"],
+            "Version": described["Version"],
+        }
+        if described.get("ContainerImage") is not None:
+            model["ContainerImage"] = described["ContainerImage"]
+        for prop in _METADATA:
+            if described.get(prop) is not None:
+                model[prop] = described[prop]
+        return model
+
+    def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
+        request: dict[str, Any] = {"ImageName": resource_model["ImageName"]}
+        if next_token:
+            request["NextToken"] = next_token
+        try:
+            page = self.sagemaker(tenant, "ListImageVersions", request)
+        except ResourceNotFound:
+            raise not_found("AWS::SageMaker::Image", resource_model["ImageName"]) from None
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+        models = [{"ImageVersionArn": v["ImageVersionArn"]} for v in page["ImageVersions"]]
+        return Listing(models, page.get("NextToken"))
+
+    def _key(self, ctx: Context) -> dict[str, Any]:
+        ref = parse_image_arn(ctx.identifier or "")
+        assert ref is not None and ref.version is not None
+        return {"ImageName": ref.name, "Version": ref.version}
+
+    def _status(self, ctx: Context, key: dict[str, Any]) -> str:
+        try:
+            return self._describe(ctx.tenant, key)["ImageVersionStatus"]
+        except ResourceNotFound:
+            raise not_found(self.type_name, ctx.identifier or key["ImageName"]) from None
+
+    # -- create -----------------------------------------------------------------------------------
+
+    def create(self, ctx: Context) -> Progress:
+        desired = ctx.desired or {}
+        phase = ctx.state.setdefault("phase", "start")
+        if phase == "start":
+            self.validate_desired(desired)
+            self.refuse_read_only(desired, ("ImageArn", "ImageVersionArn", "Version", "ContainerImage"))
+            name = desired["ImageName"]
+            aliases = list(
+                dict.fromkeys([*desired.get("Aliases", ()), *filter(None, [desired.get("Alias")])])
+            )
+            request: dict[str, Any] = {
+                "ImageName": name,
+                "BaseImage": desired["BaseImage"],
+                # The request token: a retry of this step after a crash is the same CreateImageVersion.
+                "ClientToken": ctx.request_token,
+                **{prop: desired[prop] for prop in _METADATA if prop in desired},
+            }
+            if aliases:
+                request["Aliases"] = aliases
+            try:
+                arn = self.sagemaker(ctx.tenant, "CreateImageVersion", request)["ImageVersionArn"]
+            except ResourceNotFound:
+                raise invalid_request(f"Image: [{name}] not found. Failed to create Image Version") from None
+            except ResourceInUse:
+                raise conflict(
+                    self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
+                ) from None
+            except ValidationException as exc:
+                raise invalid_request(exc.message) from None
+            except ResourceLimitExceeded as exc:
+                raise limit_exceeded(self.type_name, exc.message) from None
+            ctx.identifier = arn
+            ctx.state["phase"] = phase = "stabilize"
+        key = self._key(ctx)
+        if phase == "stabilize":
+            status = self._status(ctx, key)
+            if status == "CREATING":
+                return waiting()
+            if status == "CREATE_FAILED":
+                raise general(f"{self.type_name} [{ctx.identifier}] failed to create.")
+            if status != "CREATED":
+                raise general(f"Stabilizing of {ctx.identifier} failed with an unexpected status {status}")
+            ctx.state["phase"] = "read"
+        return Progress(done=True, model=self.read(ctx.tenant, key, ctx.identifier or ""))
+
+    # -- update -----------------------------------------------------------------------------------
+
+    def update(self, ctx: Context) -> Progress:
+        desired, previous = ctx.desired or {}, ctx.previous or {}
+        key = self._key(ctx)
+        request: dict[str, Any] = {"ImageName": key["ImageName"], "Version": key["Version"]}
+        for prop in _METADATA:
+            if prop in desired and desired[prop] != previous.get(prop):
+                request[prop] = desired[prop]
+        try:
+            if "Aliases" in desired:
+                # Aliases are write-only: what the version has now comes from ListAliases.
+                current = self._aliases(ctx.tenant, key)
+                wanted = list(dict.fromkeys(desired["Aliases"]))
+                if to_add := [a for a in wanted if a not in current]:
+                    request["AliasesToAdd"] = to_add
+                if to_delete := [a for a in current if a not in wanted]:
+                    request["AliasesToDelete"] = to_delete
+            self.sagemaker(ctx.tenant, "UpdateImageVersion", request)
+        except ResourceNotFound:
+            raise not_found(self.type_name, ctx.identifier or "") from None
+        except ResourceInUse as exc:
+            raise conflict(self.type_name, key["ImageName"], exc.message.rstrip(".")) from None
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+        return Progress(done=True, model=self.read(ctx.tenant, key, ctx.identifier or ""))
+
+    def _aliases(self, tenant: Tenant, key: dict[str, Any]) -> list[str]:
+        aliases: list[str] = []
+        request: dict[str, Any] = {
+            "ImageName": key["ImageName"],
+            "Version": key["Version"],
+            "MaxResults": 100,
+        }
+        while True:
+            page = self.sagemaker(tenant, "ListAliases", request)
+            aliases.extend(page["SageMakerImageVersionAliases"])
+            if not page.get("NextToken"):
+                return aliases
+            request["NextToken"] = page["NextToken"]
+
+    # -- delete -----------------------------------------------------------------------------------
+
+    def delete(self, ctx: Context) -> Progress:
+        shown = ctx.identifier or ""
+        key = self.resolve(ctx.tenant, shown)
+        phase = ctx.state.setdefault("phase", "start")
+        if phase == "start":
+            try:
+                status = self._describe(ctx.tenant, key)["ImageVersionStatus"]
+                if status != "DELETING":
+                    self.sagemaker(
+                        ctx.tenant,
+                        "DeleteImageVersion",
+                        {"ImageName": key["ImageName"], "Version": key["Version"]},
+                    )
+            except ResourceNotFound:
+                raise not_found(self.type_name, shown) from None
+            except ResourceInUse:
+                name = key["ImageName"]
+                raise conflict(
+                    self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
+                ) from None
+            ctx.state["phase"] = "stabilize"
+        try:
+            status = self._describe(ctx.tenant, key)["ImageVersionStatus"]
+        except ResourceNotFound:
+            return Progress(done=True)
+        if status == "DELETING":
+            return waiting()
+        if status == "DELETE_FAILED":
+            raise not_stabilized(self.type_name, shown)
+        raise general(f"Unexpected status: [{status}] while stabilizing delete for resource: [{shown}]")

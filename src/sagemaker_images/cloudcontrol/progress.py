@@ -1,0 +1,384 @@
+"""Resource requests: tokens, ProgressEvents, idempotency, one-at-a-time per resource, persistence.
+
+A request is a row (``store.resource_requests``). Whoever advances it — the background worker of any
+server process, or a reader polling its status — first claims a short lease with a conditional
+UPDATE, runs the handler step outside any transaction (the handler writes through the images
+domain), and writes the outcome back only while it still holds the lease. A process killed
+mid-step leaves a lease that expires; the request is then finished by whoever comes next.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from sagemaker_images.cloudcontrol.errors import (
+    ClientTokenConflictException,
+    ConcurrentOperationException,
+    HandlerFailure,
+    InvalidRequestException,
+    RequestTokenNotFoundException,
+)
+from sagemaker_images.cloudcontrol.handlers import Context, Handler, Progress
+from sagemaker_images.errors import ServiceUnavailable
+from sagemaker_images.store import Database
+from sagemaker_images.store.resource_requests import UNFINISHED, DuplicateRequest, ResourceRequests
+from sagemaker_images.tenancy import Tenant
+
+log = logging.getLogger(__name__)
+
+PENDING, IN_PROGRESS, SUCCESS, FAILED = "PENDING", "IN_PROGRESS", "SUCCESS", "FAILED"
+CANCEL_IN_PROGRESS, CANCEL_COMPLETE = "CANCEL_IN_PROGRESS", "CANCEL_COMPLETE"
+
+CLIENT_TOKEN_SECONDS = 36 * 3600  # "valid for 36 hours once used"
+KEEP_SECONDS = 7 * 24 * 3600  # AWS keeps resource requests 7 days
+LEASE_SECONDS = 5.0
+DEFAULT_LIST_PAGE = 20
+
+
+def request_hash(operation: str, members: dict[str, Any]) -> str:
+    """What makes two requests "the same request" for a client token: everything but the token."""
+    canonical = json.dumps([operation, members], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class RequestTracker:
+    def __init__(
+        self,
+        database: Database,
+        handlers: dict[str, Handler],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.database = database
+        self.handlers = handlers
+        self.clock = clock
+        self.owner = str(uuid.uuid4())
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    # -- submitting -------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        tenant: Tenant,
+        *,
+        type_name: str,
+        operation: str,
+        client_token: str | None,
+        fingerprint: str,
+        identifier: str | None = None,
+        active_key: str | None = None,
+        desired: dict[str, Any] | None = None,
+        previous: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        now = self.clock()
+        values = {
+            "request_token": str(uuid.uuid4()),
+            "account": tenant.account,
+            "region": tenant.region,
+            "type_name": type_name,
+            "operation": operation,
+            "status": IN_PROGRESS,
+            "identifier": identifier,
+            "active_key": active_key,
+            "client_token": client_token,
+            "request_hash": fingerprint,
+            "desired_state": json.dumps(desired) if desired is not None else None,
+            "previous_state": json.dumps(previous) if previous is not None else None,
+            "handler_state": "{}",
+            "created_at": now,
+            "event_time": now,
+            "retry_after": now,
+        }
+        with self.database.write() as q:
+            store = ResourceRequests(q.conn, postgres=q.postgres)
+            if random.random() < 0.01:
+                store.purge(now - KEEP_SECONDS)
+            earlier = self._replay(store, tenant, client_token, fingerprint, now)
+            if earlier is not None:
+                return self.event(earlier)
+            if active_key is not None and store.by_active_key(tenant.account, tenant.region, active_key):
+                raise _concurrent()
+            try:
+                store.insert(values)
+            except DuplicateRequest:
+                # Another replica won a race on the same token or the same resource.
+                earlier = self._replay(store, tenant, client_token, fingerprint, now)
+                if earlier is not None:
+                    return self.event(earlier)
+                raise _concurrent() from None
+            row = store.get(values["request_token"])
+        self._wake.set()
+        assert row is not None
+        return self.event(row)
+
+    def _replay(
+        self, store: ResourceRequests, tenant: Tenant, client_token: str | None, fingerprint: str, now: float
+    ) -> RowMapping | None:
+        if client_token is None:
+            return None
+        earlier = store.by_client_token(tenant.account, tenant.region, client_token)
+        if earlier is None:
+            return None
+        if earlier["created_at"] < now - CLIENT_TOKEN_SECONDS:
+            store.update(earlier["request_token"], {"client_token": None})  # expired: free to reuse
+            return None
+        if earlier["request_hash"] != fingerprint:
+            raise ClientTokenConflictException(
+                f"The client token {client_token} has already been used in another resource request."
+            )
+        return earlier
+
+    # -- advancing --------------------------------------------------------------------------------
+
+    def advance(self, token: str) -> None:
+        """Take the next step of an unfinished request, unless another process is taking it."""
+        now = self.clock()
+        with self.database.write() as q:
+            store = ResourceRequests(q.conn, postgres=q.postgres)
+            if not store.claim(token, self.owner, now, LEASE_SECONDS):
+                return
+            row = store.get(token)
+        assert row is not None
+        if row["status"] == CANCEL_IN_PROGRESS:
+            self._write_back(token, {}, cancelled_only=True)
+            return
+        handler = self.handlers[row["type_name"]]
+        state = json.loads(row["handler_state"])
+        ctx = Context(
+            tenant=Tenant(row["account"], row["region"]),
+            request_token=token,
+            operation=row["operation"],
+            identifier=row["identifier"],
+            desired=json.loads(row["desired_state"]) if row["desired_state"] else None,
+            previous=json.loads(row["previous_state"]) if row["previous_state"] else None,
+            state=state,
+        )
+        ctx.checkpoint = lambda: self._checkpoint(token, ctx)
+        try:
+            progress = handler.step(ctx)
+        except HandlerFailure as failure:
+            self._write_back(token, self._failed(ctx, failure.error_code, failure.message))
+            return
+        except ServiceUnavailable:
+            self._write_back(token, {"lease_owner": None, "lease_until": None, "retry_after": now + 1})
+            return
+        except Exception:
+            log.exception("resource request %s failed in its handler", token)
+            failed = self._failed(ctx, "InternalFailure", "Internal Failure")
+            self._write_back(token, failed)
+            return
+        self._write_back(token, self._progressed(handler, ctx, progress), identifier=ctx.identifier)
+
+    def _checkpoint(self, token: str, ctx: Context) -> None:
+        with self.database.write() as q:
+            ResourceRequests(q.conn, postgres=q.postgres).update(
+                token,
+                {"handler_state": json.dumps(ctx.state), "identifier": ctx.identifier},
+                lease_owner=self.owner,
+            )
+
+    def _failed(self, ctx: Context, code: str, message: str) -> dict[str, Any]:
+        return {
+            "status": FAILED,
+            "error_code": code,
+            "status_message": message,
+            "identifier": ctx.identifier,
+            "handler_state": json.dumps(ctx.state),
+            "event_time": self.clock(),
+            "retry_after": None,
+            "active_key": None,
+        }
+
+    def _progressed(self, handler: Handler, ctx: Context, progress: Progress) -> dict[str, Any]:
+        values: dict[str, Any] = {"handler_state": json.dumps(ctx.state), "identifier": ctx.identifier}
+        if not progress.done:
+            values["retry_after"] = progress.retry_after
+            return values
+        values |= {"status": SUCCESS, "event_time": self.clock(), "retry_after": None, "active_key": None}
+        if progress.model is not None:
+            values["resource_model"] = json.dumps(handler.schema.readable(progress.model))
+        return values
+
+    def _write_back(
+        self,
+        token: str,
+        values: dict[str, Any],
+        *,
+        identifier: str | None = None,
+        cancelled_only: bool = False,
+    ) -> None:
+        """Record a step's outcome and free the lease; a cancel that came meanwhile wins."""
+        with self.database.write() as q:
+            store = ResourceRequests(q.conn, postgres=q.postgres)
+            current = store.get(token, lock=True)
+            if current is None or current["lease_owner"] != self.owner:
+                return  # the lease expired and someone else took over
+            if current["status"] == CANCEL_IN_PROGRESS:
+                values = {
+                    "status": CANCEL_COMPLETE,
+                    "event_time": self.clock(),
+                    "retry_after": None,
+                    "active_key": None,
+                    "identifier": values.get("identifier", current["identifier"]),
+                    "handler_state": values.get("handler_state", current["handler_state"]),
+                }
+            elif cancelled_only:
+                values = {}
+            store.update(token, {**values, "lease_owner": None, "lease_until": None})
+            # A create learns its resource only now: from here on it is busy for other requests.
+            if (
+                identifier is not None
+                and current["operation"] == "CREATE"
+                and values.get("status") is None
+                and current["active_key"] is None
+            ):
+                handler = self.handlers[current["type_name"]]
+                tenant = Tenant(current["account"], current["region"])
+                try:
+                    key = handler.resolve(tenant, identifier)
+                except HandlerFailure:
+                    return
+                store.try_set_active_key(token, handler.active_key(key))
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def status(self, tenant: Tenant, token: str) -> dict[str, Any]:
+        row = self._find(tenant, token)
+        if row["status"] in UNFINISHED:
+            self.advance(token)
+            row = self._find(tenant, token)
+        return self.event(row)
+
+    def _find(self, tenant: Tenant, token: str) -> RowMapping:
+        with self.database.read() as q:
+            row = ResourceRequests(q.conn, postgres=q.postgres).get(token)
+        if row is None or row["account"] != tenant.account or row["region"] != tenant.region:
+            raise RequestTokenNotFoundException(f"Request with token {token} was not found.")
+        return row
+
+    def list(
+        self,
+        tenant: Tenant,
+        *,
+        operations: list[str] | None,
+        statuses: list[str] | None,
+        next_token: str | None,
+        limit: int | None,
+    ) -> dict[str, Any]:
+        limit = limit or DEFAULT_LIST_PAGE
+        after = _decode_token(next_token) if next_token else None
+        with self.database.read() as q:
+            unfinished = ResourceRequests(q.conn, postgres=q.postgres).unfinished(
+                tenant.account, tenant.region, 50
+            )
+        for token in unfinished:
+            self.advance(token)
+        with self.database.read() as q:
+            rows = ResourceRequests(q.conn, postgres=q.postgres).page(
+                tenant.account,
+                tenant.region,
+                operations=operations,
+                statuses=statuses,
+                after=after,
+                limit=limit + 1,
+            )
+        response: dict[str, Any] = {"ResourceRequestStatusSummaries": [self.event(r) for r in rows[:limit]]}
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            response["NextToken"] = _encode_token(last["created_at"], last["request_token"])
+        return response
+
+    def cancel(self, tenant: Tenant, token: str) -> dict[str, Any]:
+        self._find(tenant, token)
+        with self.database.write() as q:
+            store = ResourceRequests(q.conn, postgres=q.postgres)
+            row = store.get(token, lock=True)
+            assert row is not None
+            if row["status"] in (PENDING, IN_PROGRESS):
+                store.update(
+                    token, {"status": CANCEL_IN_PROGRESS, "event_time": self.clock(), "retry_after": None}
+                )
+                row = store.get(token)
+        self._wake.set()
+        assert row is not None
+        return self.event(row)
+
+    def event(self, row: RowMapping) -> dict[str, Any]:
+        """A ProgressEvent as Cloud Control reports it."""
+        status = row["status"]
+        model = row["resource_model"]
+        if model is None and status in UNFINISHED and row["desired_state"] and row["operation"] != "DELETE":
+            handler = self.handlers[row["type_name"]]
+            model = json.dumps(handler.schema.readable(json.loads(row["desired_state"])))
+        event = {
+            "TypeName": row["type_name"],
+            "Identifier": row["identifier"],
+            "RequestToken": row["request_token"],
+            "Operation": row["operation"],
+            "OperationStatus": status,
+            "EventTime": row["event_time"],
+            "ResourceModel": model,
+            "StatusMessage": row["status_message"],
+            "ErrorCode": row["error_code"],
+        }
+        if status in UNFINISHED and row["retry_after"] is not None:
+            event["RetryAfter"] = row["retry_after"]
+        return event
+
+    # -- the background worker --------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="cloudcontrol-requests", daemon=True)
+            self._worker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker is not None:
+            self._worker.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.25)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                with self.database.read() as q:
+                    due = ResourceRequests(q.conn, postgres=q.postgres).due(self.clock(), 50)
+                for token in due:
+                    self.advance(token)
+            except Exception:  # the database may be away for a moment; try again on the next tick
+                log.warning("advancing resource requests failed", exc_info=True)
+
+
+def _concurrent() -> ConcurrentOperationException:
+    return ConcurrentOperationException(
+        "Another resource operation is currently being performed on this resource."
+    )
+
+
+def _encode_token(created_at: float, request_token: str) -> str:
+    return base64.b64encode(json.dumps([created_at, request_token]).encode()).decode()
+
+
+def _decode_token(token: str) -> tuple[float, str]:
+    try:
+        created_at, request_token = json.loads(base64.b64decode(token, validate=True))
+        return float(created_at), str(request_token)
+    except (binascii.Error, ValueError, TypeError):
+        raise InvalidRequestException("The NextToken is not valid.") from None

@@ -1,0 +1,191 @@
+"""The published CloudFormation resource schemas, and what they decide.
+
+A schema says which properties exist and which are required, create-only, read-only and
+write-only; which property is the primary identifier and which others identify a resource too;
+and what the list handler needs. Validation messages are written as CloudFormation writes them
+(everit-json-schema's wording), e.g. ``#: required key [ImageRoleArn] not found``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import jsonschema
+import referencing
+from referencing.jsonschema import DRAFT7
+
+SCHEMA_FILES = {
+    "AWS::SageMaker::Image": "aws-sagemaker-image.json",
+    "AWS::SageMaker::ImageVersion": "aws-sagemaker-imageversion.json",
+}
+
+_JAVA_TYPES = {
+    "string": "String",
+    "integer": "Integer",
+    "number": "Number",
+    "boolean": "Boolean",
+    "array": "JSONArray",
+    "object": "JSONObject",
+    "null": "Null",
+}
+
+
+def _names(pointers: list[str]) -> tuple[str, ...]:
+    """``/properties/ImageName`` -> ``ImageName`` (top-level properties only, as these types use)."""
+    return tuple(p.removeprefix("/properties/") for p in pointers)
+
+
+@dataclass(frozen=True)
+class ResourceSchema:
+    type_name: str
+    document: dict[str, Any]
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        return tuple(self.document["properties"])
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        return tuple(self.document.get("required", ()))
+
+    @property
+    def create_only(self) -> tuple[str, ...]:
+        return _names(self.document.get("createOnlyProperties", []))
+
+    @property
+    def read_only(self) -> tuple[str, ...]:
+        return _names(self.document.get("readOnlyProperties", []))
+
+    @property
+    def write_only(self) -> tuple[str, ...]:
+        return _names(self.document.get("writeOnlyProperties", []))
+
+    @property
+    def primary_identifier(self) -> tuple[str, ...]:
+        return _names(self.document["primaryIdentifier"])
+
+    @property
+    def additional_identifiers(self) -> tuple[tuple[str, ...], ...]:
+        return tuple(_names(group) for group in self.document.get("additionalIdentifiers", []))
+
+    # -- validation ---------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _validator(self) -> jsonschema.protocols.Validator:
+        return jsonschema.Draft7Validator(self.document)
+
+    @functools.cached_property
+    def _list_validator(self) -> jsonschema.protocols.Validator | None:
+        handler_schema = self.document.get("handlers", {}).get("list", {}).get("handlerSchema")
+        if handler_schema is None:
+            return None
+        registry = referencing.Registry().with_resource(
+            "resource-schema.json", DRAFT7.create_resource(self.document)
+        )
+        return jsonschema.Draft7Validator(handler_schema, registry=registry)
+
+    def violations(self, model: Any) -> list[str]:
+        """Every way ``model`` breaks the schema, in CloudFormation's words (empty when valid)."""
+        return _violations(self._validator, model)
+
+    def list_violations(self, model: Any) -> list[str]:
+        """How a ListResources ResourceModel breaks the list handlerSchema (empty when valid)."""
+        if self._list_validator is None:
+            return []
+        return _violations(self._list_validator, model)
+
+    @property
+    def list_needs_model(self) -> bool:
+        return self._list_validator is not None
+
+    # -- models -----------------------------------------------------------------------------------
+
+    def readable(self, model: dict[str, Any]) -> dict[str, Any]:
+        """The model as READ and LIST show it: write-only properties never leave the server."""
+        return {k: v for k, v in model.items() if k not in self.write_only}
+
+    def changed(self, names: tuple[str, ...], before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """The properties among ``names`` whose value differs, as schema pointers."""
+        return [f"/properties/{n}" for n in names if before.get(n) != after.get(n)]
+
+
+def model_validation_failed(messages: list[str]) -> str:
+    return f"Model validation failed ({', '.join(messages)})"
+
+
+def _violations(validator: jsonschema.protocols.Validator, model: Any) -> list[str]:
+    errors = sorted(validator.iter_errors(model), key=lambda e: (list(e.absolute_path), e.validator))
+    messages: list[str] = []
+    for error in errors:
+        messages.extend(_everit(error))
+    return messages
+
+
+def _everit(error: jsonschema.ValidationError) -> list[str]:
+    where = "#" + "".join(f"/{p}" for p in error.absolute_path)
+    value, rule, kind = error.instance, error.validator_value, error.validator
+    if kind == "required":
+        # jsonschema reports one error per missing key: "'ImageName' is a required property".
+        key = error.message.split("'")[1] if error.message.count("'") >= 2 else error.message
+        return [f"{where}: required key [{key}] not found"]
+    if kind == "additionalProperties":
+        known = set(error.schema.get("properties", {}))
+        return [f"{where}: extraneous key [{key}] is not permitted" for key in value if key not in known]
+    if kind == "pattern":
+        return [f"{where}: string [{value}] does not match pattern {rule}"]
+    if kind == "maxLength":
+        return [f"{where}: expected maxLength: {rule}, actual: {len(value)}"]
+    if kind == "minLength":
+        return [f"{where}: expected minLength: {rule}, actual: {len(value)}"]
+    if kind == "type":
+        expected = _JAVA_TYPES.get(rule, str(rule)) if isinstance(rule, str) else rule
+        return [f"{where}: expected type: {expected}, found: {_java_type(value)}"]
+    if kind == "enum":
+        return [f"{where}: {value} is not a valid enum value"]
+    if kind == "maxItems":
+        return [f"{where}: expected maximum item count: {rule}, found: {len(value)}"]
+    if kind == "minItems":
+        return [f"{where}: expected minimum item count: {rule}, found: {len(value)}"]
+    if kind == "minimum":
+        return [f"{where}: {value} is not greater or equal to {rule}"]
+    if kind == "maximum":
+        return [f"{where}: {value} is not less or equal to {rule}"]
+    return [f"{where}: {error.message}"]
+
+
+def _java_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "Boolean"
+    if isinstance(value, int):
+        return "Integer"
+    if isinstance(value, float):
+        return "BigDecimal"
+    if isinstance(value, str):
+        return "String"
+    if isinstance(value, list):
+        return "JSONArray"
+    if isinstance(value, dict):
+        return "JSONObject"
+    return "Null"
+
+
+@functools.cache
+def schema_for(type_name: str) -> ResourceSchema | None:
+    filename = SCHEMA_FILES.get(type_name)
+    if filename is None:
+        return None
+    text = resources.files("sagemaker_images.cloudcontrol").joinpath("schemas", filename).read_text()
+    return ResourceSchema(type_name, json.loads(text))
+
+
+def parse_json_object(text: str) -> dict[str, Any] | None:
+    """A JSON object from a request member, or None if the text is not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,261 @@
+"""The eight Cloud Control operations, for the resource types this server knows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import jsonpatch
+import jsonpointer
+
+from sagemaker_images.cloudcontrol.errors import (
+    HandlerFailure,
+    InvalidRequestException,
+    NotUpdatableException,
+    TypeNotFoundException,
+)
+from sagemaker_images.cloudcontrol.handlers import Handler, SageMaker
+from sagemaker_images.cloudcontrol.handlers.image import ImageHandler
+from sagemaker_images.cloudcontrol.handlers.image_version import ImageVersionHandler
+from sagemaker_images.cloudcontrol.progress import RequestTracker, request_hash
+from sagemaker_images.cloudcontrol.schema import model_validation_failed, parse_json_object, schema_for
+from sagemaker_images.shapes.model import Api
+from sagemaker_images.store import Database
+from sagemaker_images.tenancy import Tenant
+
+OPERATIONS = (
+    "CreateResource",
+    "GetResource",
+    "UpdateResource",
+    "DeleteResource",
+    "ListResources",
+    "GetResourceRequestStatus",
+    "ListResourceRequests",
+    "CancelResourceRequest",
+)
+
+# The SageMaker operations the handlers call (validated against the sagemaker model, as AWS would).
+SAGEMAKER_CALLS = (
+    "CreateImage",
+    "DescribeImage",
+    "UpdateImage",
+    "DeleteImage",
+    "ListImages",
+    "CreateImageVersion",
+    "DescribeImageVersion",
+    "UpdateImageVersion",
+    "DeleteImageVersion",
+    "ListImageVersions",
+    "ListAliases",
+    "AddTags",
+    "ListTags",
+    "DeleteTags",
+)
+
+Request = dict[str, Any]
+Response = dict[str, Any]
+Operation = Callable[[Tenant, Request], Response]
+
+
+class CloudControl:
+    def __init__(
+        self, sagemaker_operations: dict[str, Operation], database: Database, sagemaker_api: Api
+    ) -> None:
+        sagemaker = SageMaker(sagemaker_operations, sagemaker_api)
+        self.handlers: dict[str, Handler] = {}
+        for kind, type_name in (
+            (ImageHandler, "AWS::SageMaker::Image"),
+            (ImageVersionHandler, "AWS::SageMaker::ImageVersion"),
+        ):
+            schema = schema_for(type_name)
+            assert schema is not None
+            self.handlers[type_name] = kind(schema, sagemaker)
+        self.tracker = RequestTracker(database, self.handlers)
+
+    def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
+        return {
+            "CreateResource": self.create_resource,
+            "GetResource": self.get_resource,
+            "UpdateResource": self.update_resource,
+            "DeleteResource": self.delete_resource,
+            "ListResources": self.list_resources,
+            "GetResourceRequestStatus": self.get_resource_request_status,
+            "ListResourceRequests": self.list_resource_requests,
+            "CancelResourceRequest": self.cancel_resource_request,
+        }
+
+    def _handler(self, type_name: str) -> Handler:
+        handler = self.handlers.get(type_name)
+        if handler is None:
+            raise TypeNotFoundException(f"The type '{type_name}' cannot be found.")
+        return handler
+
+    def _resolve(self, handler: Handler, tenant: Tenant, identifier: str) -> dict[str, Any]:
+        try:
+            return handler.resolve(tenant, identifier)
+        except HandlerFailure as failure:
+            raise failure.as_service_error() from None
+
+    def _read(
+        self, handler: Handler, tenant: Tenant, identifier: str
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        key = self._resolve(handler, tenant, identifier)
+        try:
+            return key, handler.read(tenant, key, identifier)
+        except HandlerFailure as failure:
+            raise failure.as_service_error() from None
+
+    # -- resources --------------------------------------------------------------------------------
+
+    def create_resource(self, tenant: Tenant, request: Request) -> Response:
+        handler = self._handler(request["TypeName"])
+        desired = parse_json_object(request["DesiredState"])
+        if desired is None:
+            raise InvalidRequestException("DesiredState must be a JSON object.")
+        event = self.tracker.submit(
+            tenant,
+            type_name=handler.type_name,
+            operation="CREATE",
+            client_token=request.get("ClientToken"),
+            fingerprint=_fingerprint("CreateResource", request, DesiredState=desired),
+            desired=desired,
+        )
+        return {"ProgressEvent": event}
+
+    def get_resource(self, tenant: Tenant, request: Request) -> Response:
+        handler = self._handler(request["TypeName"])
+        key, model = self._read(handler, tenant, request["Identifier"])
+        return {
+            "TypeName": handler.type_name,
+            "ResourceDescription": {
+                "Identifier": handler.primary(tenant, key),
+                "Properties": json.dumps(handler.schema.readable(model)),
+            },
+        }
+
+    def update_resource(self, tenant: Tenant, request: Request) -> Response:
+        handler = self._handler(request["TypeName"])
+        schema = handler.schema
+        patch = _parse_patch(request["PatchDocument"])
+        key, current = self._read(handler, tenant, request["Identifier"])
+        try:
+            desired = patch.apply(current)
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
+            raise InvalidRequestException(f"Invalid patch update: {exc}") from None
+        if not isinstance(desired, dict):
+            raise InvalidRequestException("Invalid patch update: the patched model is not a JSON object.")
+        create_only = schema.changed(schema.create_only, current, desired)
+        if create_only:
+            raise NotUpdatableException(
+                f"Invalid patch update: createOnlyProperties [{', '.join(create_only)}] cannot be updated"
+            )
+        read_only = schema.changed(schema.read_only, current, desired)
+        if read_only:
+            raise InvalidRequestException(
+                f"Invalid patch update: readOnlyProperties [{', '.join(read_only)}] cannot be updated"
+            )
+        violations = schema.violations(desired)
+        if violations:
+            raise InvalidRequestException(model_validation_failed(violations))
+        event = self.tracker.submit(
+            tenant,
+            type_name=handler.type_name,
+            operation="UPDATE",
+            client_token=request.get("ClientToken"),
+            fingerprint=_fingerprint("UpdateResource", request, PatchDocument=patch.patch),
+            identifier=handler.primary(tenant, key),
+            active_key=handler.active_key(key),
+            desired=desired,
+            previous=current,
+        )
+        return {"ProgressEvent": event}
+
+    def delete_resource(self, tenant: Tenant, request: Request) -> Response:
+        handler = self._handler(request["TypeName"])
+        identifier = request["Identifier"]
+        active_key = None
+        try:
+            key = handler.resolve(tenant, identifier)
+            identifier, active_key = handler.primary(tenant, key), handler.active_key(key)
+        except HandlerFailure as failure:
+            if failure.error_code != "NotFound":
+                raise failure.as_service_error() from None
+            # An identifier that names nothing: the delete handler will report NotFound.
+        event = self.tracker.submit(
+            tenant,
+            type_name=handler.type_name,
+            operation="DELETE",
+            client_token=request.get("ClientToken"),
+            fingerprint=_fingerprint("DeleteResource", request),
+            identifier=identifier,
+            active_key=active_key,
+        )
+        return {"ProgressEvent": event}
+
+    def list_resources(self, tenant: Tenant, request: Request) -> Response:
+        handler = self._handler(request["TypeName"])
+        schema = handler.schema
+        resource_model: dict[str, Any] = {}
+        if "ResourceModel" in request:
+            parsed = parse_json_object(request["ResourceModel"])
+            if parsed is None:
+                raise InvalidRequestException("ResourceModel must be a JSON object.")
+            resource_model = parsed
+        if schema.list_needs_model:
+            violations = schema.list_violations(resource_model)
+            if violations:
+                raise InvalidRequestException(
+                    f"Missing or invalid ResourceModel property in {handler.type_name} list handler request "
+                    f"input.Required property: ({', '.join(violations)})"
+                )
+        # MaxResults is reserved, as in AWS: the handler decides the page size.
+        try:
+            listing = handler.list(tenant, resource_model, request.get("NextToken"))
+        except HandlerFailure as failure:
+            raise failure.as_service_error() from None
+        descriptions = [
+            {
+                "Identifier": model[schema.primary_identifier[0]],
+                "Properties": json.dumps(schema.readable(model)),
+            }
+            for model in listing.models
+        ]
+        response: Response = {"TypeName": handler.type_name, "ResourceDescriptions": descriptions}
+        if listing.next_token:
+            response["NextToken"] = listing.next_token
+        return response
+
+    # -- requests ---------------------------------------------------------------------------------
+
+    def get_resource_request_status(self, tenant: Tenant, request: Request) -> Response:
+        return {"ProgressEvent": self.tracker.status(tenant, request["RequestToken"])}
+
+    def list_resource_requests(self, tenant: Tenant, request: Request) -> Response:
+        status_filter = request.get("ResourceRequestStatusFilter", {})
+        return self.tracker.list(
+            tenant,
+            operations=status_filter.get("Operations"),
+            statuses=status_filter.get("OperationStatuses"),
+            next_token=request.get("NextToken"),
+            limit=request.get("MaxResults"),
+        )
+
+    def cancel_resource_request(self, tenant: Tenant, request: Request) -> Response:
+        return {"ProgressEvent": self.tracker.cancel(tenant, request["RequestToken"])}
+
+
+def _parse_patch(text: str) -> jsonpatch.JsonPatch:
+    try:
+        operations = json.loads(text)
+    except ValueError:
+        raise InvalidRequestException("PatchDocument is not valid JSON.") from None
+    if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
+        raise InvalidRequestException("PatchDocument must be a JSON array of RFC 6902 operations.")
+    return jsonpatch.JsonPatch(operations)
+
+
+def _fingerprint(operation: str, request: Request, **parsed: Any) -> str:
+    members = {k: v for k, v in request.items() if k != "ClientToken"}
+    members.update(parsed)
+    return request_hash(operation, members)
