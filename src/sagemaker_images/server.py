@@ -16,6 +16,8 @@ import orjson
 import regex
 
 from sagemaker_images import __version__
+from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
+from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
 from sagemaker_images.errors import SerializationException, ServiceError
 from sagemaker_images.images.lifecycle import LifecyclePolicy
@@ -69,6 +71,12 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     registry = ImageRegistry(database, policy, options)
     sagemaker = load_api("sagemaker", SAGEMAKER_OPERATIONS)
     services = [Service("SageMaker", sagemaker, registry.operations())]
+    # Cloud Control's handlers call the same SageMaker operations, over the same store.
+    cloudcontrol = CloudControl(services[0].handlers, database, sagemaker)
+    cloudcontrol.tracker.start()
+    services.append(
+        Service("CloudControl", load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS), cloudcontrol.operations())
+    )
     return {service.api.target_prefix: service for service in services}
 
 

@@ -91,3 +91,38 @@ tags = sa.Table(
 )
 
 IMAGE_TAGS = 0
+
+# Cloud Control resource requests (kept 7 days, as AWS keeps them). A request's handler progress is
+# data (``handler_state``), so any replica — or this one after a restart — can take the next step.
+# ``active_key`` names the resource while a request on it is unfinished: the unique constraint is
+# what answers a second mutating request with ConcurrentOperationException, across replicas.
+# ``lease_owner``/``lease_until`` claim a request for one step so two replicas never run it twice.
+resource_requests = sa.Table(
+    "resource_requests",
+    metadata,
+    sa.Column("request_token", sa.String(36), primary_key=True),
+    sa.Column("account", sa.String(12), nullable=False),
+    sa.Column("region", sa.String(32), nullable=False),
+    sa.Column("type_name", sa.String(196), nullable=False),
+    sa.Column("operation", sa.String(8), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("identifier", sa.String(1024)),
+    sa.Column("active_key", sa.String(1100)),
+    sa.Column("client_token", sa.String(128)),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("desired_state", sa.Text),
+    sa.Column("previous_state", sa.Text),
+    sa.Column("resource_model", sa.Text),
+    sa.Column("handler_state", sa.Text, nullable=False),
+    sa.Column("status_message", sa.Text),
+    sa.Column("error_code", sa.String(32)),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("event_time", sa.Float, nullable=False),
+    sa.Column("retry_after", sa.Float),
+    sa.Column("lease_owner", sa.String(36)),
+    sa.Column("lease_until", sa.Float),
+    sa.UniqueConstraint("account", "region", "client_token", name="uq_resource_requests_client_token"),
+    sa.UniqueConstraint("account", "region", "active_key", name="uq_resource_requests_active_key"),
+    sa.Index("ix_resource_requests_tenant_created", "account", "region", "created_at", "request_token"),
+    sa.Index("ix_resource_requests_status_retry", "status", "retry_after"),
+)
