@@ -81,6 +81,21 @@ _SERVE_OPTIONS: list[tuple[str, dict]] = [
         {"type": int, "metavar": "N", "help": "largest accepted request body (default 1048576)"},
     ),
     (
+        "auth",
+        {
+            "choices": ["none", "sigv4"],
+            "help": "none (default): any credentials are accepted, for local testing; sigv4: verify "
+            "every request's AWS Signature Version 4 against --credentials (see docs/security.md)",
+        },
+    ),
+    (
+        "credentials",
+        {
+            "metavar": "FILE",
+            "help": "TOML (.toml) or JSON file of access keys: secret, account, optional allowed actions",
+        },
+    ),
+    (
         "threads",
         {"type": int, "metavar": "N", "help": "threads running database work per process (default 8)"},
     ),

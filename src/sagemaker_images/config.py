@@ -31,6 +31,10 @@ class Settings:
     max_images: int = 0
     max_versions_per_image: int = 0
     max_body_bytes: int = 1024 * 1024
+    # "none" (default: any credentials accepted, for local testing) or "sigv4" (verify signatures
+    # against the keys of the ``credentials`` file; see docs/security.md).
+    auth: str = "none"
+    credentials: str = ""
     threads: int = 8
     workers: int = 1
     log_level: str = "info"

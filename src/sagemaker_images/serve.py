@@ -7,7 +7,7 @@ import logging
 import uvicorn
 
 from sagemaker_images.config import Settings
-from sagemaker_images.server import Application
+from sagemaker_images.server import Application, build_authenticator
 from sagemaker_images.store import open_database
 
 log = logging.getLogger("sagemaker_images")
@@ -30,7 +30,19 @@ def serve(settings: Settings) -> int:
         where,
         "" if settings.workers == 1 else f" ({settings.workers} worker processes)",
     )
-    log.info("authentication is off: any credentials are accepted (local testing mode)")
+    try:
+        authenticator = build_authenticator(settings)
+    except (ValueError, OSError) as error:
+        log.error("cannot start: %s", error)
+        return 2
+    if authenticator is None:
+        log.info("authentication is off: any credentials are accepted (local testing mode)")
+    else:
+        log.info(
+            "authentication: AWS Signature Version 4, %d access key(s) from %s",
+            len(authenticator.principals),
+            settings.credentials,
+        )
     common = {
         "host": settings.host,
         "port": settings.port,

@@ -16,6 +16,7 @@ import orjson
 import regex
 
 from sagemaker_images import __version__
+from sagemaker_images.cloudcontrol.schema import schema_for
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
@@ -23,7 +24,10 @@ from sagemaker_images.errors import SerializationException, ServiceError
 from sagemaker_images.images.lifecycle import LifecyclePolicy
 from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
 from sagemaker_images.protocol import wire
+from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
+from sagemaker_images.protocol.credentials import load_credentials
 from sagemaker_images.protocol.identity import tenant_from_authorization
+from sagemaker_images.protocol.sigv4 import SignedRequest
 from sagemaker_images.shapes import load_api
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.store import Database, open_database
@@ -80,11 +84,27 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     return {service.api.target_prefix: service for service in services}
 
 
+def build_authenticator(settings: Settings) -> SigV4Authenticator | None:
+    """``--auth sigv4``: verify every signature against the credentials file; else accept any."""
+    if settings.auth in ("", "none"):
+        return None
+    if settings.auth != "sigv4":
+        raise ValueError(f"unknown authentication mode {settings.auth!r} (expected none or sigv4)")
+    if not settings.credentials:
+        raise ValueError("--auth sigv4 needs --credentials FILE")
+    schemas = {name: schema.document for name in SCHEMA_TYPES if (schema := schema_for(name))}
+    return SigV4Authenticator(load_credentials(settings.credentials), schemas.get)
+
+
+SCHEMA_TYPES = ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")
+
+
 class Application:
     def __init__(self, settings: Settings, database: Database | None = None) -> None:
         self.settings = settings
         self.database = database
         self.services: dict[str, Service] = {}
+        self.authenticator = build_authenticator(settings)
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
         self.ready = False
 
@@ -136,6 +156,7 @@ class Application:
             if method != "POST" or path != "/":
                 raise wire.UnknownOperationException(f"No operation at {method} {path}.", status=404)
             body = await _read_body(receive, self.settings.max_body_bytes)
+            caller = self._authenticate(scope, body)
             target = wire.parse_target(headers.get("x-amz-target"))
             service = self.services.get(target.prefix)
             if service is None:
@@ -148,8 +169,16 @@ class Application:
                         f"{service.name} operation {target.operation} is not supported by sagemaker-images."
                     )
                 raise wire.UnknownOperationException(f"Unknown operation {target.operation!r}.")
-            request = operation.validate(wire.parse_body(body))
-            tenant = tenant_from_authorization(headers.get("authorization"), self.settings.default_account)
+            params = wire.parse_body(body)
+            if caller is not None:
+                caller.authorize(service.api.signing_name, target.operation, params)
+            request = operation.validate(params)
+            if caller is not None:
+                caller.authorize_roles(service.api.signing_name, request)
+                tenant = caller.tenant
+            else:
+                authorization = headers.get("authorization")
+                tenant = tenant_from_authorization(authorization, self.settings.default_account)
             handler = service.handlers[target.operation]
             result = await asyncio.get_running_loop().run_in_executor(self.executor, handler, tenant, request)
             payload, status, extra = wire.success_body(operation.shape_output(result)), 200, {}
@@ -167,6 +196,14 @@ class Application:
             payload, status, extra = wire.error_body(error), 500, {b"x-amzn-errortype": b"InternalFailure"}
         extra[b"x-amzn-requestid"] = request_id.encode()
         await _respond(send, status, payload, wire.content_type(json_version), extra)
+
+    def _authenticate(self, scope: dict[str, Any], body: bytes) -> Caller | None:
+        if self.authenticator is None:
+            return None
+        headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
+        raw_path = scope.get("raw_path") or b"/"
+        request = SignedRequest(scope["method"], raw_path, scope["query_string"], headers, body)
+        return self.authenticator.authenticate(request)
 
 
 def _headers(scope: dict[str, Any]) -> dict[str, str]:

@@ -37,6 +37,11 @@ class Api:
         return self.service.metadata["targetPrefix"]
 
     @property
+    def signing_name(self) -> str:
+        """The service name in a SigV4 credential scope (``sagemaker``, ``cloudcontrolapi``)."""
+        return self.service.metadata.get("signingName") or self.service.endpoint_prefix
+
+    @property
     def json_version(self) -> str:
         return self.service.metadata["jsonVersion"]
 
