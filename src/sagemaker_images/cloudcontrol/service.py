@@ -252,7 +252,10 @@ def _parse_patch(text: str) -> jsonpatch.JsonPatch:
         raise InvalidRequestException("PatchDocument is not valid JSON.") from None
     if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
         raise InvalidRequestException("PatchDocument must be a JSON array of RFC 6902 operations.")
-    return jsonpatch.JsonPatch(operations)
+    try:
+        return jsonpatch.JsonPatch(operations)
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
+        raise InvalidRequestException(f"Invalid patch update: {exc}") from None
 
 
 def _fingerprint(operation: str, request: Request, **parsed: Any) -> str:
