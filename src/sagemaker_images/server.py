@@ -74,7 +74,9 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     )
     registry = ImageRegistry(database, policy, options)
     sagemaker = load_api("sagemaker", SAGEMAKER_OPERATIONS)
-    services = [Service("SageMaker", sagemaker, registry.operations())]
+    # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
+    operations = {name: database.retrying(operation) for name, operation in registry.operations().items()}
+    services = [Service("SageMaker", sagemaker, operations)]
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
     cloudcontrol = CloudControl(services[0].handlers, database, sagemaker)
     cloudcontrol.tracker.start()

@@ -412,7 +412,7 @@ class ImageRegistry:
         now = self.clock()
         pairs = _tag_pairs(request["Tags"])
         with self.database.write() as q:
-            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
+            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now, lock=True)
             total = len(q.tag_keys(image_id, version) | pairs.keys())
             if total > MAX_TAGS:
                 raise ValidationException(
@@ -441,7 +441,7 @@ class ImageRegistry:
         keys = request["TagKeys"]
         _refuse_system_keys(keys)
         with self.database.write() as q:
-            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
+            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now, lock=True)
             q.delete_tags(image_id, version, keys)
         return {}
 
@@ -487,11 +487,15 @@ def _find_version(q: Queries, tenant: Tenant, image: Any, request: Request, now:
     return row
 
 
-def _find_tagged(q: Queries, tenant: Tenant, arn: str, now: float) -> tuple[int, int]:
-    """(image id, version or IMAGE_TAGS) of a taggable ARN the caller owns."""
+def _find_tagged(q: Queries, tenant: Tenant, arn: str, now: float, *, lock: bool = False) -> tuple[int, int]:
+    """(image id, version or IMAGE_TAGS) of a taggable ARN the caller owns.
+
+    Tag writes lock the image row like every other write to an image, so they never race its
+    deletion or each other (two AddTags of one key would otherwise collide on the primary key).
+    """
     ref = parse_image_arn(arn)
     if ref is not None and ref.tenant == tenant and ref.partition == tenant.partition:
-        image = q.image(tenant.account, tenant.region, ref.name.lower(), now)
+        image = q.image(tenant.account, tenant.region, ref.name.lower(), now, lock=lock)
         if image is not None:
             if ref.version is None:
                 return image["id"], IMAGE_TAGS

@@ -3,18 +3,39 @@
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before the client hears
 about it, so an acknowledged write survives ``kill -9`` and power loss alike. Write transactions
 start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock; they queue on
-the file lock (``busy_timeout``) instead. On PostgreSQL, writes run at READ COMMITTED and take row
-locks (``SELECT ... FOR UPDATE``) on the image they change: that serialises exactly the writers that
-touch the same image, and unique constraints settle races between replicas.
+the file lock (``busy_timeout``) instead.
+
+On PostgreSQL (any number of replicas on one database):
+
+- Writes run at READ COMMITTED and first lock the image row they change (``SELECT ... FOR UPDATE``).
+  That serialises exactly the writers of one image, and because every later statement of a READ
+  COMMITTED transaction reads the newest committed data, the writer that waited sees what the one
+  before it committed (its version number, client token, aliases). REPEATABLE READ or SERIALIZABLE
+  would instead abort every writer that waited for the lock with a serialization failure, turning
+  ordinary contention into retries. Races that have no row to lock yet (two replicas creating one
+  image name) are settled by unique constraints: the loser's INSERT waits for the winner's commit,
+  then fails, and the domain answers ResourceInUse.
+- Reads run at REPEATABLE READ, READ ONLY: one snapshot for all statements of an operation (a
+  version and its image, a page and its count), never blocked, never aborted by writers.
+- Deadlocks and serialization failures are rolled back by PostgreSQL; ``retrying`` runs such an
+  operation again, a bounded number of times, with jittered back-off. Nothing is retried after a
+  commit was attempted, so an acknowledged write is never applied twice.
+- A database that is away (refusing connections, restarting, a lock held past ``lock_timeout``)
+  answers ServiceUnavailable (HTTP 503, which AWS SDKs retry); the pool drops broken connections and
+  checks each one before use (``pool_pre_ping``), so service resumes by itself once it is back.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import random
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,6 +47,28 @@ from sagemaker_images.store.queries import Queries
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+# How often an operation that PostgreSQL rolled back (deadlock, serialization failure) is run again.
+RETRY_ATTEMPTS = 4
+# PostgreSQL session settings of every pooled connection (see ``open_database``).
+POSTGRES_OPTIONS = {
+    # A replica that hangs mid-transaction must not hold image locks for ever.
+    "idle_in_transaction_session_timeout": "60s",
+    # A lock wait this long means something is stuck: answer 503 rather than hold the client.
+    "lock_timeout": "30s",
+}
+
+_UNAVAILABLE = "The service is unavailable. Please try again later."
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TransientConflict(ServiceUnavailable):
+    """PostgreSQL rolled the transaction back (deadlock, serialization failure): run it again.
+
+    ``Database.retrying`` does; anywhere else it reaches the client as ServiceUnavailable.
+    """
 
 
 class Database:
@@ -55,11 +98,36 @@ class Database:
             if self.is_sqlite:
                 conn.exec_driver_sql("BEGIN")
             else:
+                # Applied by psycopg in the BEGIN itself: no extra round trip.
+                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
                 conn.begin()
             try:
                 yield Queries(conn, postgres=not self.is_sqlite)
             finally:
                 conn.rollback()
+
+    def retrying(self, operation: Callable[P, R]) -> Callable[P, R]:
+        """``operation`` (one transaction), run again while PostgreSQL rolls it back as a conflict.
+
+        Only for callables whose whole effect is one ``write()`` or ``read()`` block: running them
+        again is running that transaction again. When the attempts are used up the caller gets
+        ServiceUnavailable, which AWS clients retry with their own back-off.
+        """
+
+        @functools.wraps(operation)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            for attempt in range(1, RETRY_ATTEMPTS + 1):
+                try:
+                    return operation(*args, **kwargs)
+                except TransientConflict as conflict:
+                    if attempt == RETRY_ATTEMPTS:
+                        log.warning("giving up after %d attempts: %s", attempt, conflict)
+                        break
+                    # Jittered, growing back-off so the transactions that collided do not collide again.
+                    time.sleep(random.uniform(0, 0.01 * 2**attempt))
+            raise ServiceUnavailable(_UNAVAILABLE)
+
+        return run
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
@@ -67,10 +135,14 @@ class Database:
             with self.engine.connect() as conn:
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            # The database is away (restarting, unreachable, locked for too long): a retryable error,
+            cause = getattr(exc, "orig", None) or exc
+            if _is_transaction_rollback(cause):
+                log.info("transaction rolled back by the database, to be retried: %s", cause)
+                raise TransientConflict(_UNAVAILABLE) from None
+            # The database is away (restarting, unreachable, a lock held too long): a retryable error,
             # and the pool discards the broken connection on its own.
-            log.warning("database unavailable: %s", exc.orig if hasattr(exc, "orig") else exc)
-            raise ServiceUnavailable("The service is unavailable. Please try again later.") from None
+            log.warning("database unavailable: %s", cause)
+            raise ServiceUnavailable(_UNAVAILABLE) from None
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, safe across replicas)."""
@@ -89,6 +161,7 @@ class Database:
                 conn.commit()
             finally:
                 if not self.is_sqlite:
+                    conn.rollback()  # a failed migration leaves the transaction aborted
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(727201)")
                     conn.commit()
 
@@ -112,8 +185,11 @@ def open_database(url: str, *, pool_size: int = 8, upgrade: bool = True) -> Data
     if parsed.get_backend_name() == "sqlite":
         engine = _sqlite_engine(parsed)
     elif parsed.get_backend_name() == "postgresql":
+        options = " ".join(f"-c {name}={value}" for name, value in POSTGRES_OPTIONS.items())
         engine = sa.create_engine(
             parsed,
+            # The URL's own query parameters (connect_timeout=..., options=...) win over these.
+            connect_args={"connect_timeout": 10, "options": options, **parsed.query},
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
@@ -125,6 +201,12 @@ def open_database(url: str, *, pool_size: int = 8, upgrade: bool = True) -> Data
     if upgrade:
         database.upgrade()
     return database
+
+
+def _is_transaction_rollback(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (SQLSTATE class 40): the database undid it, nothing applied."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
 
 
 _sqlite_setup_lock = threading.Lock()

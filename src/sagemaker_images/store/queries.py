@@ -113,6 +113,16 @@ class Queries:
         )
 
     def count_images(self, account: str, region: str, now: float) -> int:
+        """Images of a tenant, counted for its quota: the count stays true until this transaction ends.
+
+        On PostgreSQL the count is taken under the tenant's transaction-scoped advisory lock, so two
+        replicas creating different names cannot both see the last free slot (READ COMMITTED alone
+        would let both insert). SQLite's ``BEGIN IMMEDIATE`` already serialises all writers.
+        """
+        if self.postgres:
+            self.conn.execute(
+                sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{account}/{region}", 0)))
+            )
         query = sa.select(sa.func.count()).where(
             images.c.account == account, images.c.region == region, _visible(images, now)
         )
