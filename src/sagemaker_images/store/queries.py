@@ -1,6 +1,8 @@
 """Every statement the application runs, on one connection inside one transaction.
 
-Rows come back as ``RowMapping`` (column name → value). Visibility follows the lifecycle columns
+Rows come back as ``RowMapping`` (column name → value). The statements of the busiest calls are built
+once, with bound parameters, and reused: building and cache-keying a SELECT costs several times what
+SQLite takes to answer it. Visibility follows the lifecycle columns
 described in ``tables``: a resource whose ``next_status`` is DELETED is gone once ``settles_at`` has
 passed, even before a later write purges its row.
 """
@@ -8,6 +10,8 @@ passed, even before a later write purges its row.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,9 +74,70 @@ def _keyset(columns: Sequence[sa.ColumnElement[Any]], page: Page) -> tuple[list[
     conditions = []
     if page.after is not None:
         key = sa.tuple_(*columns)
-        bound = sa.tuple_(*(sa.literal(v) for v in page.after))
+        bound = sa.tuple_(*(v if isinstance(v, sa.BindParameter) else sa.literal(v) for v in page.after))
         conditions.append(key < bound if page.descending else key > bound)
     return order, conditions
+
+
+def _image_by_name() -> sa.Select:
+    return sa.select(images).where(
+        images.c.account == sa.bindparam("account"),
+        images.c.region == sa.bindparam("region"),
+        images.c.name_key == sa.bindparam("name_key"),
+        _visible(images, sa.bindparam("now")),
+    )
+
+
+_IMAGE = _image_by_name()
+_IMAGE_FOR_UPDATE = _image_by_name().with_for_update()
+_VERSION = sa.select(image_versions).where(
+    image_versions.c.image_id == sa.bindparam("image_id"),
+    image_versions.c.version == sa.bindparam("version"),
+    _visible(image_versions, sa.bindparam("now")),
+)
+_LATEST_VERSION = (
+    sa.select(image_versions)
+    .where(
+        image_versions.c.image_id == sa.bindparam("image_id"), _visible(image_versions, sa.bindparam("now"))
+    )
+    .order_by(image_versions.c.version.desc())
+    .limit(1)
+)
+_VERSION_BY_CLIENT_TOKEN = sa.select(image_versions).where(
+    image_versions.c.image_id == sa.bindparam("image_id"),
+    image_versions.c.client_token == sa.bindparam("client_token"),
+)
+_NEXT_VERSION_NUMBER = (
+    sa.update(images)
+    .where(images.c.id == sa.bindparam("image_id"))
+    .values(version_counter=images.c.version_counter + 1)
+    .returning(images.c.version_counter)
+)
+_INSERT_VERSION = sa.insert(image_versions)
+_VERSION_SORT_COLUMNS = {
+    "CREATION_TIME": [image_versions.c.created_at, image_versions.c.version],
+    "LAST_MODIFIED_TIME": [image_versions.c.settles_at, image_versions.c.version],
+}
+
+
+@functools.cache
+def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, ...]) -> sa.Select:
+    """The listing statement of one shape (sort, direction, first or later page, time bounds given)."""
+    columns = _VERSION_SORT_COLUMNS.get(sort, [image_versions.c.version])
+    after = [sa.bindparam(f"after_{i}") for i in range(len(columns))] if paged else None
+    order, keyset = _keyset(columns, Page(sort, descending, after, 0))
+    when = TimeRange(**{bound: sa.bindparam(bound) for bound in bounds})
+    return (
+        sa.select(image_versions)
+        .where(
+            image_versions.c.image_id == sa.bindparam("image_id"),
+            _visible(image_versions, sa.bindparam("now")),
+            *_time_range(image_versions, when),
+            *keyset,
+        )
+        .order_by(*order)
+        .limit(sa.bindparam("limit"))
+    )
 
 
 class Queries:
@@ -80,10 +145,10 @@ class Queries:
         self.conn = conn
         self.postgres = postgres
 
-    def _insert(self, statement: sa.Insert) -> None:
+    def _insert(self, statement: sa.Insert, values: dict[str, Any] | None = None) -> None:
         try:
             with self.conn.begin_nested() if self.postgres else contextlib.nullcontext():
-                self.conn.execute(statement)
+                self.conn.execute(statement, values)
         except sa.exc.IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
@@ -92,15 +157,9 @@ class Queries:
     def image(
         self, account: str, region: str, name_key: str, now: float, *, lock: bool = False
     ) -> RowMapping | None:
-        query = sa.select(images).where(
-            images.c.account == account,
-            images.c.region == region,
-            images.c.name_key == name_key,
-            _visible(images, now),
-        )
-        if lock and self.postgres:
-            query = query.with_for_update()
-        return self.conn.execute(query).mappings().first()
+        query = _IMAGE_FOR_UPDATE if lock and self.postgres else _IMAGE
+        values = {"account": account, "region": region, "name_key": name_key, "now": now}
+        return self.conn.execute(query, values).mappings().first()
 
     def purge_gone_image(self, account: str, region: str, name_key: str, now: float) -> None:
         self.conn.execute(
@@ -142,13 +201,7 @@ class Queries:
 
     def next_version_number(self, image_id: int) -> int:
         """Hand out the image's next version number; the UPDATE holds the image row until commit."""
-        statement = (
-            sa.update(images)
-            .where(images.c.id == image_id)
-            .values(version_counter=images.c.version_counter + 1)
-            .returning(images.c.version_counter)
-        )
-        return self.conn.execute(statement).scalar_one()
+        return self.conn.execute(_NEXT_VERSION_NUMBER, {"image_id": image_id}).scalar_one()
 
     def list_images(
         self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
@@ -172,27 +225,15 @@ class Queries:
     # -- versions ---------------------------------------------------------------------------------
 
     def version(self, image_id: int, version: int, now: float) -> RowMapping | None:
-        query = sa.select(image_versions).where(
-            image_versions.c.image_id == image_id,
-            image_versions.c.version == version,
-            _visible(image_versions, now),
-        )
-        return self.conn.execute(query).mappings().first()
+        values = {"image_id": image_id, "version": version, "now": now}
+        return self.conn.execute(_VERSION, values).mappings().first()
 
     def latest_version(self, image_id: int, now: float) -> RowMapping | None:
-        query = (
-            sa.select(image_versions)
-            .where(image_versions.c.image_id == image_id, _visible(image_versions, now))
-            .order_by(image_versions.c.version.desc())
-            .limit(1)
-        )
-        return self.conn.execute(query).mappings().first()
+        return self.conn.execute(_LATEST_VERSION, {"image_id": image_id, "now": now}).mappings().first()
 
     def version_by_client_token(self, image_id: int, client_token: str) -> RowMapping | None:
-        query = sa.select(image_versions).where(
-            image_versions.c.image_id == image_id, image_versions.c.client_token == client_token
-        )
-        return self.conn.execute(query).mappings().first()
+        values = {"image_id": image_id, "client_token": client_token}
+        return self.conn.execute(_VERSION_BY_CLIENT_TOKEN, values).mappings().first()
 
     def count_versions(self, image_id: int, now: float) -> int:
         query = sa.select(sa.func.count()).where(
@@ -209,7 +250,7 @@ class Queries:
         return self.conn.execute(query.limit(1)).first() is not None
 
     def insert_version(self, values: dict[str, Any]) -> None:
-        self._insert(sa.insert(image_versions).values(values))
+        self._insert(_INSERT_VERSION, values)
 
     def update_version(self, image_id: int, version: int, values: dict[str, Any]) -> None:
         self.conn.execute(
@@ -238,26 +279,11 @@ class Queries:
     def list_versions(
         self, image_id: int, now: float, *, when: TimeRange, page: Page
     ) -> Sequence[RowMapping]:
-        sort_column = {
-            "CREATION_TIME": image_versions.c.created_at,
-            "LAST_MODIFIED_TIME": image_versions.c.settles_at,
-        }.get(page.sort)
-        columns = (
-            [image_versions.c.version] if sort_column is None else [sort_column, image_versions.c.version]
-        )
-        order, after = _keyset(columns, page)
-        query = (
-            sa.select(image_versions)
-            .where(
-                image_versions.c.image_id == image_id,
-                _visible(image_versions, now),
-                *_time_range(image_versions, when),
-                *after,
-            )
-            .order_by(*order)
-            .limit(page.limit)
-        )
-        return self.conn.execute(query).mappings().all()
+        bounds = {name: value for name, value in dataclasses.asdict(when).items() if value is not None}
+        query = _list_versions(page.sort, page.descending, page.after is not None, tuple(bounds))
+        values = {"image_id": image_id, "now": now, "limit": page.limit, **bounds}
+        values |= {f"after_{i}": value for i, value in enumerate(page.after or ())}
+        return self.conn.execute(query, values).mappings().all()
 
     # -- aliases ----------------------------------------------------------------------------------
 
