@@ -134,7 +134,52 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument(
         "--db", metavar="URL", default=None, help=f"database URL (default {default_database_url()})"
     )
+    _add_transfer_commands(commands)
     return parser
+
+
+def _add_transfer_commands(commands: argparse._SubParsersAction) -> None:
+    """``export`` / ``import``: move all state between databases (SQLite and PostgreSQL alike)."""
+    export = commands.add_parser(
+        "export",
+        help="write all state (images, versions, aliases, tags, ...) to standard output",
+        description="Write every row of the database to standard output as JSON Lines, from one "
+        "consistent snapshot (servers may keep running). Load it with `sagemaker-images import`, "
+        "for example: sagemaker-images export --db sqlite:///state.db | "
+        "sagemaker-images import --db postgresql://USER@HOST/DB",
+    )
+    load = commands.add_parser(
+        "import",
+        help="load the output of export from standard input into an empty database",
+        description="Create or migrate the schema, then load an export from standard input in one "
+        "transaction, keeping ids and version counters. The database must hold no state yet.",
+    )
+    for parser in (export, load):
+        parser.add_argument(
+            "--db", metavar="URL", default=None, help=f"database URL (default {default_database_url()})"
+        )
+
+
+def _transfer(command: str, url: str) -> int:
+    from sagemaker_images.store import open_database
+    from sagemaker_images.store.transfer import TransferError, export_state, import_state
+
+    database = open_database(url, upgrade=command == "import")
+    try:
+        if command == "export":
+            counts = export_state(database, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            counts = import_state(database, sys.stdin.buffer)
+    except TransferError as error:
+        print(f"sagemaker-images {command}: {error}", file=sys.stderr)
+        return 1
+    finally:
+        database.dispose()
+    rows = ", ".join(f"{name} {count}" for name, count in counts.items())
+    verb = "exported from" if command == "export" else "imported into"
+    print(f"{verb} {database.describe()}: {rows}", file=sys.stderr)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -151,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sagemaker_images.serve import serve
 
         return serve(settings)
+    if args.command in ("export", "import"):
+        return _transfer(args.command, settings.database_url())
     if args.command == "db":
         from sagemaker_images.store import open_database
 
