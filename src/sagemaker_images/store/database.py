@@ -3,7 +3,8 @@
 SQLite runs in WAL mode with ``synchronous=FULL``: a commit is on disk before the client hears
 about it, so an acknowledged write survives ``kill -9`` and power loss alike. Write transactions
 start with ``BEGIN IMMEDIATE`` so two writers never deadlock upgrading a read lock; they queue on
-the file lock (``busy_timeout``) instead.
+the file lock (``busy_timeout``) instead. Concurrent writes of one process are group-committed
+(``group_commit``): one COMMIT, one fsync, for all of them, each still answered only once it is on disk.
 
 On PostgreSQL (any number of replicas on one database):
 
@@ -42,6 +43,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
 from sagemaker_images.errors import ServiceUnavailable
+from sagemaker_images.store.group_commit import GroupCommit
 from sagemaker_images.store.queries import Queries
 
 log = logging.getLogger(__name__)
@@ -75,15 +77,17 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        self.group_commit = GroupCommit(engine) if self.is_sqlite else None
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Queries]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
+        if self.group_commit is not None:
+            with self._unavailable_on_error(), self.group_commit.write() as conn:
+                yield Queries(conn, postgres=False)
+            return
         with self._connection() as conn:
-            if self.is_sqlite:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            else:
-                conn.begin()
+            conn.begin()
             try:
                 yield Queries(conn, postgres=not self.is_sqlite)
             except BaseException:
@@ -131,9 +135,13 @@ class Database:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Connection]:
+        with self._unavailable_on_error(), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _unavailable_on_error(self) -> Iterator[None]:
         try:
-            with self.engine.connect() as conn:
-                yield conn
+            yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             cause = getattr(exc, "orig", None) or exc
             if _is_transaction_rollback(cause):
