@@ -157,6 +157,12 @@ class Application:
         try:
             if method != "POST" or path != "/":
                 raise wire.UnknownOperationException(f"No operation at {method} {path}.", status=404)
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+                # Refused before a byte of it is read: a client cannot make the server buffer it.
+                raise wire.RequestEntityTooLarge(
+                    f"Request body exceeds the limit of {self.settings.max_body_bytes} bytes."
+                )
             body = await _read_body(receive, self.settings.max_body_bytes)
             caller = self._authenticate(scope, body)
             target = wire.parse_target(headers.get("x-amz-target"))
