@@ -28,8 +28,14 @@ CHECKS = {
 }
 
 
+def _engine(url: str) -> sa.Engine:
+    if url.startswith(("postgresql://", "postgres://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
 def inconsistencies(url: str) -> list[str]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = _engine(url)
     problems: list[str] = []
     try:
         with engine.connect() as conn:
@@ -50,7 +56,7 @@ def inconsistencies(url: str) -> list[str]:
 
 
 def count_rows(url: str, table: str) -> int:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = _engine(url)
     try:
         with engine.connect() as conn:
             return conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one()
