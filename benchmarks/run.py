@@ -108,6 +108,18 @@ class Server:
         }
         return values["VmRSS"], values["VmHWM"]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server and its worker processes have used so far."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                pid, ppid = int(stat.parent.name), int(fields[1])
+                if self.process.pid in (pid, ppid):
+                    total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
     def call(self, method: str, path: str, target: str = "", body: dict | None = None, json: str = ""):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         headers = {
@@ -146,6 +158,8 @@ class Sample:
     p99_ms: float
     requests: int
     failed: int
+    # Server CPU time per answered request: the figure the machine's other load disturbs least.
+    cpu_us: float
 
 
 def run_wrk(call: Call, seconds: int, connections: int, threads: int) -> Sample:
@@ -167,7 +181,9 @@ def run_wrk(call: Call, seconds: int, connections: int, threads: int) -> Sample:
         str(LUA),
         f"http://127.0.0.1:{call.server.port}/",
     ]
+    cpu_before = call.server.cpu_seconds()
     output = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    cpu = call.server.cpu_seconds() - cpu_before
     result = orjson.loads(output.strip().splitlines()[-1])
     seconds_taken = result["duration_us"] / 1e6
     return Sample(
@@ -176,6 +192,7 @@ def run_wrk(call: Call, seconds: int, connections: int, threads: int) -> Sample:
         p99_ms=result["p99_us"] / 1000,
         requests=result["requests"],
         failed=result["non_2xx"] + result["socket_errors"],
+        cpu_us=cpu / max(result["requests"], 1) * 1e6,
     )
 
 
@@ -229,11 +246,16 @@ def measured_calls(server: Server, versions: int, cloud_control: bool) -> list[C
         ),
     ]
     if cloud_control:
-        get = {"TypeName": "AWS::SageMaker::Image", "Identifier": name}
+        # The primary identifier of AWS::SageMaker::Image is its ARN.
+        get = {"TypeName": "AWS::SageMaker::Image", "Identifier": image_arn(name)}
         calls.append(
             Call("Cloud Control GetResource", server, "CloudApiService.GetResource", get, CLOUD_CONTROL_JSON)
         )
     return [Call(c.label, c.server, c.target, c.body, c.content_type, versions) for c in calls]
+
+
+def image_arn(name: str) -> str:
+    return f"arn:aws:sagemaker:{seed.REGION}:{seed.ACCOUNT}:image/{name}"
 
 
 def floor_server(workers: int) -> Server:
@@ -250,7 +272,7 @@ def moto_server() -> Server | None:
 
 
 def serves_cloud_control(server: Server) -> bool:
-    body = {"TypeName": "AWS::SageMaker::Image", "Identifier": seed.image_name(0)}
+    body = {"TypeName": "AWS::SageMaker::Image", "Identifier": image_arn(seed.image_name(0))}
     status, _ = server.call("POST", "/", "CloudApiService.GetResource", body, CLOUD_CONTROL_JSON)
     return status == 200
 
@@ -355,7 +377,8 @@ def main(argv: list[str] | None = None) -> int:
                 samples[call].append(sample)
                 print(
                     f"round {round_number + 1} {call.label:34} {call.scale or '':>8} "
-                    f"{sample.requests_per_s:8.0f}/s p50 {sample.p50_ms:6.2f} ms p99 {sample.p99_ms:6.2f} ms",
+                    f"{sample.requests_per_s:8.0f}/s p50 {sample.p50_ms:6.2f} ms p99 {sample.p99_ms:6.2f} ms "
+                    f"cpu {sample.cpu_us:5.0f} us/request",
                     flush=True,
                 )
         load_after = load_average()
@@ -404,8 +427,9 @@ def render(*, command, args, calls, samples, scales, memory, sizes, starts, dura
         f"{VERSIONS_PER_IMAGE} versions per image; listings page by {PAGE_SIZE}, "
         f"the deep page is page {DEEP_PAGE}.",
         "",
-        "| call | versions stored | requests/s | p50 ms | p99 ms | x floor | x moto | failed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| call | versions stored | requests/s | p50 ms | p99 ms | x floor | x moto | server CPU us/request "
+        "| failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for call in calls:
         rate = _median(samples[call], "requests_per_s")
@@ -414,7 +438,7 @@ def render(*, command, args, calls, samples, scales, memory, sizes, starts, dura
         lines.append(
             f"| {call.label} | {f'{call.scale:,}' if call.scale else '-'} | {rate:,.0f} | "
             f"{_median(samples[call], 'p50_ms'):.2f} | {_median(samples[call], 'p99_ms'):.2f} | "
-            f"{rate / floor_rate:.2f} | {to_moto} | {failed} |"
+            f"{rate / floor_rate:.2f} | {to_moto} | {_median(samples[call], 'cpu_us'):.0f} | {failed} |"
         )
     if len(scales) > 1:
         small, big = scales[0], scales[-1]
