@@ -9,8 +9,10 @@ holds no traceback. SAGEMAKER_IMAGES_FUZZ_EXAMPLES sets the examples per operati
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import socket
 from pathlib import Path
 from typing import Any
@@ -292,14 +294,23 @@ def test_fuzz_every_operation_then_the_store_is_consistent(fuzzed):
 
 
 def raw_exchange(server, data: bytes, *, read: bool = True) -> bytes:
+    """Send ``data`` in 8 KiB pieces, stopping early if the server answers (and closes) first."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-        sock.sendall(data)
-        if not read:
-            return b""
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
+        chunks: list[bytes] = []
+        try:
+            for start in range(0, len(data), 8192):
+                sock.sendall(data[start : start + 8192])
+                readable, _, _ = select.select([sock], [], [], 0)
+                if readable:
+                    break
+            if not read:
+                return b""
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass  # the server refused and closed while we were still sending
         return b"".join(chunks)
 
 
@@ -423,6 +434,58 @@ def test_clients_that_vanish_mid_request(hostile):
         raw_exchange(hostile, partial, read=False)
     assert hostile.request("GET", "/_health")[0] == 200
     status, _ = hostile.request(
+        "POST",
+        "/",
+        b"{}",
+        {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.ListImages"},
+    )
+    assert status == 200
+
+
+@pytest.fixture(scope="module")
+def impatient(tmp_path_factory):
+    path = tmp_path_factory.mktemp("impatient")
+    with ServerProcess(f"sqlite:///{path / 'state.db'}", "--request-timeout", "1") as process:
+        yield process
+
+
+def read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_request_heads_are_limited_in_size(impatient):
+    response = raw_exchange(
+        impatient, b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (70 * 1024) + b"\r\n\r\n{}"
+    )
+    assert status_of(response) == 431
+    # Many small headers add up the same way.
+    many = b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 60) for i in range(2000))
+    assert status_of(raw_exchange(impatient, b"POST / HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")) == 431
+    assert impatient.request("GET", "/_health")[0] == 200
+
+
+def test_slow_and_idle_clients_are_disconnected(impatient):
+    # Opens a connection and says nothing: closed.
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=15) as idle:
+        assert read_all(idle) == b""
+    # Trickles its headers: 408.
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=15) as slow:
+        slow.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        assert status_of(read_all(slow)) == 408
+    # Sends headers, then too little of its body: an AWS error, 408.
+    with socket.create_connection(("127.0.0.1", impatient.port), timeout=15) as slow_body:
+        slow_body.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.ListImages\r\n"
+            b"Content-Type: application/x-amz-json-1.1\r\nContent-Length: 50\r\n\r\n{"
+        )
+        response = read_all(slow_body)
+    assert status_of(response) == 408
+    assert orjson.loads(response.split(b"\r\n\r\n", 1)[1])["__type"] == "RequestTimeoutException"
+    # A keep-alive client that takes its time between requests is fine up to the keep-alive timeout.
+    status, _ = impatient.request(
         "POST",
         "/",
         b"{}",

@@ -81,6 +81,14 @@ _SERVE_OPTIONS: list[tuple[str, dict]] = [
         {"type": int, "metavar": "N", "help": "largest accepted request body (default 1048576)"},
     ),
     (
+        "request-timeout",
+        {
+            "type": float,
+            "metavar": "SECONDS",
+            "help": "time a client has to send a request's headers, and again its body (default 60)",
+        },
+    ),
+    (
         "auth",
         {
             "choices": ["none", "sigv4"],

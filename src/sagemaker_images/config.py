@@ -34,6 +34,8 @@ class Settings:
     # "none" (default: any credentials accepted, for local testing) or "sigv4" (verify signatures
     # against the keys of the ``credentials`` file; see docs/security.md).
     auth: str = "none"
+    # Seconds a client has for a request's line and headers, and again for its body.
+    request_timeout: float = 60.0
     credentials: str = ""
     threads: int = 8
     workers: int = 1

@@ -7,6 +7,8 @@ import logging
 import uvicorn
 
 from sagemaker_images.config import Settings
+from sagemaker_images.protocol import http_limits
+from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
 from sagemaker_images.server import Application, build_authenticator
 from sagemaker_images.store import open_database
 
@@ -15,7 +17,9 @@ log = logging.getLogger("sagemaker_images")
 
 def create_app() -> Application:
     """Factory for uvicorn workers: each process opens its own database connections."""
-    return Application(Settings.from_environment())
+    settings = Settings.from_environment()
+    http_limits.configure(head_timeout=settings.request_timeout)
+    return Application(settings)
 
 
 def serve(settings: Settings) -> int:
@@ -43,13 +47,15 @@ def serve(settings: Settings) -> int:
             len(authenticator.principals),
             settings.credentials,
         )
+    http_limits.configure(head_timeout=settings.request_timeout)
     common = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,
         "access_log": False,
         "lifespan": "on",
-        "http": "httptools",
+        # httptools, plus limits on the request head (size, time): protocol/http_limits.py.
+        "http": LimitedHttpToolsProtocol,
         "loop": "uvloop",
         "timeout_graceful_shutdown": 10,
     }

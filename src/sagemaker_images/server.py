@@ -163,7 +163,7 @@ class Application:
                 raise wire.RequestEntityTooLarge(
                     f"Request body exceeds the limit of {self.settings.max_body_bytes} bytes."
                 )
-            body = await _read_body(receive, self.settings.max_body_bytes)
+            body = await _read_body(receive, self.settings.max_body_bytes, self.settings.request_timeout)
             caller = self._authenticate(scope, body)
             target = wire.parse_target(headers.get("x-amz-target"))
             service = self.services.get(target.prefix)
@@ -218,11 +218,19 @@ def _headers(scope: dict[str, Any]) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
 
-async def _read_body(receive: Any, limit: int) -> bytes:
+async def _read_body(receive: Any, limit: int, timeout: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        message = await receive()
+        try:
+            # The whole body must arrive in time: a trickling client cannot hold a request open.
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise wire.RequestTimeoutException(
+                f"The request body did not arrive within {timeout:g} seconds."
+            ) from None
         if message["type"] == "http.disconnect":
             raise SerializationException("The client closed the connection before the body ended.")
         chunk = message.get("body", b"")

@@ -30,6 +30,11 @@ class RequestEntityTooLarge(ServiceError):
     status = 413
 
 
+class RequestTimeoutException(ServiceError):
+    code = "RequestTimeoutException"
+    status = 408
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     prefix: str

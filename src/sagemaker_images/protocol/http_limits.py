@@ -1,0 +1,96 @@
+"""Limits on the HTTP request head that uvicorn's httptools protocol does not set by itself.
+
+- The request line and headers of one request may take at most ``MAX_HEAD_BYTES`` (64 KiB, as
+  Application Load Balancers allow); more is answered ``431`` and the connection closed, so a
+  client cannot make the server buffer an endless header.
+- They must arrive within ``HEAD_TIMEOUT`` seconds of the connection opening (or of the previous
+  response); a client that trickles them (or opens a connection and sends nothing) is disconnected
+  with ``408``, so idle sockets cannot pile up.
+
+Body size and body time are limited by the application (``--max-body-bytes``; server.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024
+HEAD_TIMEOUT = 60.0  # --request-timeout
+
+
+def configure(*, head_timeout: float) -> None:
+    global HEAD_TIMEOUT
+    HEAD_TIMEOUT = head_timeout
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._head_bytes = 0
+        self._reading_head = True
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._start_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._reading_head and self._head_bytes + len(data) > MAX_HEAD_BYTES:
+            # Over the limit unless the head ends within it (the rest of ``data`` is body).
+            end = data.find(b"\r\n\r\n")
+            if end < 0 or self._head_bytes + end + 4 > MAX_HEAD_BYTES:
+                self._refuse(431, "Request Header Fields Too Large")
+                return
+        if self._reading_head:
+            self._head_bytes += len(data)
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._reading_head = False
+        self._stop_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # Bytes from here on belong to the next request's head.
+        self._reading_head = True
+        self._head_bytes = 0
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._start_head()
+
+    def _start_head(self) -> None:
+        """The clock for the next head starts when the connection opens or the last response ends."""
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(HEAD_TIMEOUT, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if self._reading_head and not busy and not self.transport.is_closing():
+            if self._head_bytes:
+                self._refuse(408, "Request Timeout")
+            else:
+                self.transport.close()  # an idle connection: nothing to answer
+
+    def _refuse(self, status: int, reason: str) -> None:
+        body = reason.encode()
+        self.transport.write(
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n\r\n%s" % (status, reason.encode(), len(body), body)
+        )
+        self.transport.close()
