@@ -237,6 +237,10 @@ def test_pass_role_is_checked_against_the_role_passed():
     )
     assert authorization.passed_roles("cloudcontrolapi", {"PatchDocument": patch}) == [own]
     assert authorization.passed_roles("cloudcontrolapi", {"DesiredState": "not json"}) == []
+    assert authorization.passed_roles("cloudcontrolapi", {"RoleArn": own, "DesiredState": desired}) == [
+        own,
+        foreign,
+    ]
 
 
 def test_credentials_files(tmp_path):

@@ -5,8 +5,8 @@
 - A Cloud Control resource operation also needs what the resource type's own handler needs: the
   ``handlers.<create|read|update|delete|list>.permissions`` of its published resource schema
   (creating an ``AWS::SageMaker::Image`` needs ``sagemaker:CreateImage`` and ``iam:PassRole``).
-- A role handed to a service (any member named ``*RoleArn``: ``RoleArn``, ``ImageRoleArn``) needs
-  ``iam:PassRole`` on that role's ARN.
+- A role handed to a service (any member named ``*RoleArn``: ``RoleArn``, ``ImageRoleArn``; for
+  Cloud Control also its own ``RoleArn``) needs ``iam:PassRole`` on that role's ARN.
 
 Action patterns match case-insensitively, as IAM's do; ``*`` matches any run of characters.
 """
@@ -79,6 +79,9 @@ def passed_roles(signing_name: str, request: dict[str, Any]) -> list[str]:
 
 
 def _cloudcontrol_roles(request: dict[str, Any]) -> Iterator[str]:
+    # The role Cloud Control itself assumes (its own RoleArn member), then the resource's roles.
+    if isinstance(request.get("RoleArn"), str):
+        yield request["RoleArn"]
     desired = _json(request.get("DesiredState"))
     if isinstance(desired, dict):
         yield from (v for k, v in desired.items() if k.endswith("RoleArn") and isinstance(v, str))
