@@ -49,6 +49,9 @@ from sagemaker_images.store.queries import Queries
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions (a unit test holds it to Alembic's own answer). A schema
+# already there needs no Alembic at all, which saves a quarter of a second of imports at start-up.
+SCHEMA_REVISION = "0002"
 
 # How often an operation that PostgreSQL rolled back (deadlock, serialization failure) is run again.
 RETRY_ATTEMPTS = 4
@@ -154,6 +157,8 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, safe across replicas)."""
+        if self.schema_revision() == SCHEMA_REVISION:
+            return
         from alembic import command
         from alembic.config import Config
 
@@ -172,6 +177,14 @@ class Database:
                     conn.rollback()  # a failed migration leaves the transaction aborted
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(727201)")
                     conn.commit()
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (None before the first migration)."""
+        with self.engine.connect() as conn:
+            try:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            except sa.exc.DBAPIError:  # no alembic_version table yet
+                return None
 
     def describe(self) -> str:
         """Where the state lives, for logs (no password)."""
