@@ -9,7 +9,6 @@ passed, even before a later write purges its row.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 from collections.abc import Iterable, Sequence
@@ -146,9 +145,9 @@ class Queries:
         self.postgres = postgres
 
     def _insert(self, statement: sa.Insert, values: dict[str, Any] | None = None) -> None:
+        # No savepoint: a refused insert ends the whole operation, whose transaction is rolled back.
         try:
-            with self.conn.begin_nested() if self.postgres else contextlib.nullcontext():
-                self.conn.execute(statement, values)
+            self.conn.execute(statement, values)
         except sa.exc.IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
