@@ -49,7 +49,9 @@ def test_javascript_sdk_flow(node, server, account):
     assert {t["Key"]: t["Value"] for t in seen["tags"]} == {"sdk": "js", "team": "ml"}
     assert seen["validation"]["name"] == "ValidationException"
     assert seen["validation"]["status"] == 400
-    assert seen["validation"]["message"].startswith("1 validation error detected: Value 'bad_name' at 'imageName'")
+    assert seen["validation"]["message"].startswith(
+        "1 validation error detected: Value 'bad_name' at 'imageName'"
+    )
     assert seen["missing"]["name"] == "ResourceNotFound"
     assert "does not exist" in seen["missing"]["message"]
     assert seen["ccFirstStatus"] == "IN_PROGRESS"
