@@ -35,24 +35,6 @@ OPERATIONS = (
     "CancelResourceRequest",
 )
 
-# The SageMaker operations the handlers call (validated against the sagemaker model, as AWS would).
-SAGEMAKER_CALLS = (
-    "CreateImage",
-    "DescribeImage",
-    "UpdateImage",
-    "DeleteImage",
-    "ListImages",
-    "CreateImageVersion",
-    "DescribeImageVersion",
-    "UpdateImageVersion",
-    "DeleteImageVersion",
-    "ListImageVersions",
-    "ListAliases",
-    "AddTags",
-    "ListTags",
-    "DeleteTags",
-)
-
 Request = dict[str, Any]
 Response = dict[str, Any]
 Operation = Callable[[Tenant, Request], Response]
