@@ -293,8 +293,11 @@ class Queries:
         return self.conn.execute(query).scalar_one_or_none()
 
     def aliases_taken(self, image_id: int, aliases: Iterable[str]) -> dict[str, int]:
+        aliases = list(aliases)
+        if not aliases:  # most CreateImageVersion calls name none: no statement to run
+            return {}
         query = sa.select(image_aliases.c.alias, image_aliases.c.version).where(
-            image_aliases.c.image_id == image_id, image_aliases.c.alias.in_(list(aliases))
+            image_aliases.c.image_id == image_id, image_aliases.c.alias.in_(aliases)
         )
         return {row.alias: row.version for row in self.conn.execute(query)}
 
