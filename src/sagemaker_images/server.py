@@ -34,6 +34,24 @@ from sagemaker_images.store import Database, open_database
 
 log = logging.getLogger("sagemaker_images")
 
+# Operations that only read (of either API). On SQLite they are answered on the event loop: a read
+# takes SQLite tens of microseconds and never waits for a writer (WAL), while handing it to a pool
+# thread and back cost more CPU than the read itself (GIL hand-overs; see docs/performance.md).
+# Writes, which wait for an fsync, and every PostgreSQL call, a network round trip, use the pool.
+READ_OPERATIONS = frozenset(
+    {
+        # SageMaker
+        "DescribeImage",
+        "DescribeImageVersion",
+        "ListImages",
+        "ListImageVersions",
+        "ListAliases",
+        "ListTags",
+        # Cloud Control
+        "GetResource",
+    }
+)
+
 SAGEMAKER_OPERATIONS = (
     "CreateImage",
     "DescribeImage",
@@ -108,12 +126,14 @@ class Application:
         self.services: dict[str, Service] = {}
         self.authenticator = build_authenticator(settings)
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
+        self.reads_on_loop = False
         self.ready = False
 
     def start(self) -> None:
         if self.database is None:
             self.database = open_database(self.settings.database_url())
         self.services = build_services(self.settings, self.database)
+        self.reads_on_loop = self.database.is_sqlite
         self.ready = True
 
     def stop(self) -> None:
@@ -188,7 +208,11 @@ class Application:
                 authorization = headers.get("authorization")
                 tenant = tenant_from_authorization(authorization, self.settings.default_account)
             handler = service.handlers[target.operation]
-            result = await asyncio.get_running_loop().run_in_executor(self.executor, handler, tenant, request)
+            if self.reads_on_loop and target.operation in READ_OPERATIONS:
+                result = handler(tenant, request)
+            else:
+                loop = asyncio.get_running_loop()
+                result = await loop.run_in_executor(self.executor, handler, tenant, request)
             payload, status, extra = wire.success_body(operation.shape_output(result)), 200, {}
         except ServiceError as error:
             payload, status, extra = (
