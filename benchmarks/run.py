@@ -233,25 +233,25 @@ def measured_calls(server: Server, versions: int, cloud_control: bool) -> list[C
         status, page = server.call("POST", "/", "SageMaker.ListImageVersions", deep)
         assert status == 200, page
         deep = {**listing, "NextToken": page["NextToken"]}
+
+    def call(label: str, operation: str, body: dict, content_type: str = SAGEMAKER_JSON) -> Call:
+        return Call(label, server, operation, body, content_type, scale=versions)
+
+    create = {"ImageName": writes_to, "BaseImage": seed.BASE_IMAGE, "ClientToken": "{token}"}
     calls = [
-        Call("DescribeImage", server, "SageMaker.DescribeImage", {"ImageName": name}),
-        Call("DescribeImageVersion (latest)", server, "SageMaker.DescribeImageVersion", {"ImageName": name}),
-        Call("ListImageVersions (first page)", server, "SageMaker.ListImageVersions", listing),
-        Call(f"ListImageVersions (page {DEEP_PAGE})", server, "SageMaker.ListImageVersions", deep),
-        Call(
-            "CreateImageVersion",
-            server,
-            "SageMaker.CreateImageVersion",
-            {"ImageName": writes_to, "BaseImage": seed.BASE_IMAGE, "ClientToken": "{token}"},
-        ),
+        call("DescribeImage", "SageMaker.DescribeImage", {"ImageName": name}),
+        call("DescribeImageVersion (latest)", "SageMaker.DescribeImageVersion", {"ImageName": name}),
+        call("ListImageVersions (first page)", "SageMaker.ListImageVersions", listing),
+        call(f"ListImageVersions (page {DEEP_PAGE})", "SageMaker.ListImageVersions", deep),
+        call("CreateImageVersion", "SageMaker.CreateImageVersion", create),
     ]
     if cloud_control:
         # The primary identifier of AWS::SageMaker::Image is its ARN.
         get = {"TypeName": "AWS::SageMaker::Image", "Identifier": image_arn(name)}
         calls.append(
-            Call("Cloud Control GetResource", server, "CloudApiService.GetResource", get, CLOUD_CONTROL_JSON)
+            call("Cloud Control GetResource", "CloudApiService.GetResource", get, CLOUD_CONTROL_JSON)
         )
-    return [Call(c.label, c.server, c.target, c.body, c.content_type, versions) for c in calls]
+    return calls
 
 
 def image_arn(name: str) -> str:
