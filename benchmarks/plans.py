@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from benchmarks import run, seed
 from sagemaker_images.config import Settings
-from sagemaker_images.server import build_services
+from sagemaker_images.services import build_services
 from sagemaker_images.store import open_database
 from sagemaker_images.tenancy import Tenant
 

@@ -54,10 +54,15 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 def server(backend: str, artifacts: Path) -> Iterator[ServerProcess]:
     """The shared server of a backend (default settings)."""
     if backend == "sqlite":
-        with ServerProcess(f"sqlite:///{artifacts / 'shared.db'}", log_path=artifacts / "sqlite.log") as process:
+        with ServerProcess(
+            f"sqlite:///{artifacts / 'shared.db'}", log_path=artifacts / "sqlite.log"
+        ) as process:
             yield process
     else:
-        with fresh_postgres_database() as url, ServerProcess(url, log_path=artifacts / "postgres.log") as process:
+        with (
+            fresh_postgres_database() as url,
+            ServerProcess(url, log_path=artifacts / "postgres.log") as process,
+        ):
             yield process
 
 
@@ -122,7 +127,16 @@ def aws_cli(server: ServerProcess, account: str) -> Callable[..., subprocess.Com
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         }
-        command = [sys.executable, "-m", "awscli", "--endpoint-url", server.endpoint, "--output", "json", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "awscli",
+            "--endpoint-url",
+            server.endpoint,
+            "--output",
+            "json",
+            *args,
+        ]
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
         if check and result.returncode != 0:
             raise AssertionError(f"aws {' '.join(args)} failed: {result.stderr}")

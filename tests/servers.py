@@ -16,7 +16,9 @@ from pathlib import Path
 
 import orjson
 
-POSTGRES_URL = os.environ.get("SAGEMAKER_IMAGES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_URL = os.environ.get(
+    "SAGEMAKER_IMAGES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def free_port() -> int:
@@ -40,7 +42,16 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        command = [sys.executable, "-m", "sagemaker_images", "serve", "--port", str(self.port), "--db", self.db_url]
+        command = [
+            sys.executable,
+            "-m",
+            "sagemaker_images",
+            "serve",
+            "--port",
+            str(self.port),
+            "--db",
+            self.db_url,
+        ]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAGEMAKER_IMAGES_")}
         self.process = subprocess.Popen([*command, *self.args], stdout=log, stderr=subprocess.STDOUT, env=env)

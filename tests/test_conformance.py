@@ -17,7 +17,7 @@ import orjson
 import pytest
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.server import SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
 from tests.conftest import new_account
 from tests.model_variants import (

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.server import SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
 from tests.model_variants import BY_OPERATION, REALISTIC, fill, output_problems
 from tests.servers import ServerProcess

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.server import SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from tests.conftest import client_for, new_account
 
 IMAGE = "AWS::SageMaker::Image"

@@ -9,7 +9,8 @@ import uvicorn
 from sagemaker_images.config import Settings
 from sagemaker_images.protocol import http_limits
 from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
-from sagemaker_images.server import Application, build_authenticator
+from sagemaker_images.server import Application
+from sagemaker_images.services import build_authenticator
 from sagemaker_images.store import open_database
 
 log = logging.getLogger("sagemaker_images")

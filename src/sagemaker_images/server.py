@@ -1,7 +1,8 @@
 """The ASGI application: ``POST /`` dispatch to the AWS APIs, and ``GET /_health``.
 
-A request is parsed and validated on the event loop; the operation itself (database work) runs on a
-thread pool so a slow commit never stalls other connections.
+A request is read, authenticated, routed by its X-Amz-Target and validated on the event loop; the
+operation itself (database work) runs on a thread pool so a slow commit never stalls other
+connections — except SQLite reads, cheaper to answer in place (``services.READ_OPERATIONS``).
 """
 
 from __future__ import annotations
@@ -9,114 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import regex
 
 from sagemaker_images import __version__
-from sagemaker_images.cloudcontrol.schema import schema_for
-from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
 from sagemaker_images.errors import SerializationException, ServiceError
-from sagemaker_images.images.lifecycle import LifecyclePolicy
-from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
 from sagemaker_images.protocol import wire
-from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
-from sagemaker_images.protocol.credentials import load_credentials
+from sagemaker_images.protocol.authentication import Caller
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.protocol.sigv4 import SignedRequest
-from sagemaker_images.shapes import load_api
-from sagemaker_images.shapes.model import Api
+from sagemaker_images.services import READ_OPERATIONS, Service, build_authenticator, build_services
+from sagemaker_images.shapes.model import ApiOperation
 from sagemaker_images.store import Database, open_database
 
 log = logging.getLogger("sagemaker_images")
 
-# Operations that only read (of either API). On SQLite they are answered on the event loop: a read
-# takes SQLite tens of microseconds and never waits for a writer (WAL), while handing it to a pool
-# thread and back cost more CPU than the read itself (GIL hand-overs; see docs/performance.md).
-# Writes, which wait for an fsync, and every PostgreSQL call, a network round trip, use the pool.
-READ_OPERATIONS = frozenset(
-    {
-        # SageMaker
-        "DescribeImage",
-        "DescribeImageVersion",
-        "ListImages",
-        "ListImageVersions",
-        "ListAliases",
-        "ListTags",
-        # Cloud Control
-        "GetResource",
-    }
-)
-
-SAGEMAKER_OPERATIONS = (
-    "CreateImage",
-    "DescribeImage",
-    "UpdateImage",
-    "DeleteImage",
-    "ListImages",
-    "CreateImageVersion",
-    "DescribeImageVersion",
-    "UpdateImageVersion",
-    "DeleteImageVersion",
-    "ListImageVersions",
-    "ListAliases",
-    "AddTags",
-    "ListTags",
-    "DeleteTags",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Service:
-    """One AWS API served on the endpoint: its compiled model and a handler per operation."""
-
-    name: str
-    api: Api
-    handlers: dict[str, Any]
-
-
-def build_services(settings: Settings, database: Database) -> dict[str, Service]:
-    policy = LifecyclePolicy(
-        delay=settings.transition_delay,
-        fail_images=regex.compile(settings.fail_images) if settings.fail_images else None,
-        fail_base_images=regex.compile(settings.fail_base_images) if settings.fail_base_images else None,
-    )
-    options = RegistryOptions(
-        max_images=settings.max_images or None,
-        max_versions_per_image=settings.max_versions_per_image or None,
-        reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
-    )
-    registry = ImageRegistry(database, policy, options)
-    sagemaker = load_api("sagemaker", SAGEMAKER_OPERATIONS)
-    # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
-    operations = {name: database.retrying(operation) for name, operation in registry.operations().items()}
-    services = [Service("SageMaker", sagemaker, operations)]
-    # Cloud Control's handlers call the same SageMaker operations, over the same store.
-    cloudcontrol = CloudControl(services[0].handlers, database, sagemaker)
-    cloudcontrol.tracker.start()
-    services.append(
-        Service("CloudControl", load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS), cloudcontrol.operations())
-    )
-    return {service.api.target_prefix: service for service in services}
-
-
-def build_authenticator(settings: Settings) -> SigV4Authenticator | None:
-    """``--auth sigv4``: verify every signature against the credentials file; else accept any."""
-    if settings.auth in ("", "none"):
-        return None
-    if settings.auth != "sigv4":
-        raise ValueError(f"unknown authentication mode {settings.auth!r} (expected none or sigv4)")
-    if not settings.credentials:
-        raise ValueError("--auth sigv4 needs --credentials FILE")
-    schemas = {name: schema.document for name in SCHEMA_TYPES if (schema := schema_for(name))}
-    return SigV4Authenticator(load_credentials(settings.credentials), schemas.get)
-
-
-SCHEMA_TYPES = ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")
+_INTERNAL_FAILURE = "An internal error occurred. Please retry."
 
 
 class Application:
@@ -172,62 +83,65 @@ class Application:
             await _respond(send, 200 if self.ready else 503, body, b"application/json", {})
             return
         request_id = wire.new_request_id()
-        headers = _headers(scope)
-        json_version = "1.1"
+        service: Service | None = None
         try:
-            if method != "POST" or path != "/":
-                raise wire.UnknownOperationException(f"No operation at {method} {path}.", status=404)
-            declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.settings.max_body_bytes:
-                # Refused before a byte of it is read: a client cannot make the server buffer it.
-                raise wire.RequestEntityTooLarge(
-                    f"Request body exceeds the limit of {self.settings.max_body_bytes} bytes."
-                )
-            body = await _read_body(receive, self.settings.max_body_bytes, self.settings.request_timeout)
-            caller = self._authenticate(scope, body)
-            target = wire.parse_target(headers.get("x-amz-target"))
-            service = self.services.get(target.prefix)
-            if service is None:
-                raise wire.UnknownOperationException(f"Unknown service target {target.prefix!r}.")
-            json_version = service.api.json_version
-            operation = service.api.operations.get(target.operation)
-            if operation is None:
-                if service.api.is_modelled(target.operation):
-                    raise wire.UnsupportedOperation(
-                        f"{service.name} operation {target.operation} is not supported by sagemaker-images."
-                    )
-                raise wire.UnknownOperationException(f"Unknown operation {target.operation!r}.")
-            params = wire.parse_body(body)
-            if caller is not None:
-                caller.authorize(service.api.signing_name, target.operation, params)
-            request = operation.validate(params)
-            if caller is not None:
-                caller.authorize_roles(service.api.signing_name, request)
-                tenant = caller.tenant
-            else:
-                authorization = headers.get("authorization")
-                tenant = tenant_from_authorization(authorization, self.settings.default_account)
-            handler = service.handlers[target.operation]
-            if self.reads_on_loop and target.operation in READ_OPERATIONS:
-                result = handler(tenant, request)
-            else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(self.executor, handler, tenant, request)
-            payload, status, extra = wire.success_body(operation.shape_output(result)), 200, {}
+            service, result = await self._call(scope, receive)
+            payload, status, extra = wire.success_body(result), 200, {}
         except ServiceError as error:
-            payload, status, extra = (
-                wire.error_body(error),
-                error.status,
-                {b"x-amzn-errortype": error.code.encode()},
-            )
+            payload, status = wire.error_body(error), error.status
+            extra = {b"x-amzn-errortype": error.code.encode()}
         except Exception:
             log.exception("request %s failed", request_id)
-            error = ServiceError(
-                "An internal error occurred. Please retry.", code="InternalFailure", status=500
-            )
-            payload, status, extra = wire.error_body(error), 500, {b"x-amzn-errortype": b"InternalFailure"}
+            error = ServiceError(_INTERNAL_FAILURE, code="InternalFailure", status=500)
+            payload, status = wire.error_body(error), 500
+            extra = {b"x-amzn-errortype": b"InternalFailure"}
         extra[b"x-amzn-requestid"] = request_id.encode()
+        json_version = service.api.json_version if service is not None else "1.1"
         await _respond(send, status, payload, wire.content_type(json_version), extra)
+
+    async def _call(self, scope: dict[str, Any], receive: Any) -> tuple[Service, dict[str, Any]]:
+        """One API call, in AWS's order: read, authenticate, route, authorise, validate, run, shape."""
+        method, path = scope["method"], scope["path"]
+        if method != "POST" or path != "/":
+            raise wire.UnknownOperationException(f"No operation at {method} {path}.", status=404)
+        headers = _headers(scope)
+        limit = self.settings.max_body_bytes
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            # Refused before a byte of it is read: a client cannot make the server buffer it.
+            raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+        body = await _read_body(receive, limit, self.settings.request_timeout)
+        caller = self._authenticate(scope, body)
+        target = wire.parse_target(headers.get("x-amz-target"))
+        service, operation = self._route(target)
+        params = wire.parse_body(body)
+        if caller is not None:
+            caller.authorize(service.api.signing_name, target.operation, params)
+        request = operation.validate(params)
+        if caller is not None:
+            caller.authorize_roles(service.api.signing_name, request)
+            tenant = caller.tenant
+        else:
+            tenant = tenant_from_authorization(headers.get("authorization"), self.settings.default_account)
+        handler = service.handlers[target.operation]
+        if self.reads_on_loop and target.operation in READ_OPERATIONS:
+            result = handler(tenant, request)
+        else:
+            result = await asyncio.get_running_loop().run_in_executor(self.executor, handler, tenant, request)
+        return service, operation.shape_output(result)
+
+    def _route(self, target: wire.Target) -> tuple[Service, ApiOperation]:
+        service = self.services.get(target.prefix)
+        if service is None:
+            raise wire.UnknownOperationException(f"Unknown service target {target.prefix!r}.")
+        operation = service.api.operations.get(target.operation)
+        if operation is None:
+            if service.api.is_modelled(target.operation):
+                raise wire.UnsupportedOperation(
+                    f"{service.name} operation {target.operation} is not supported by sagemaker-images."
+                )
+            raise wire.UnknownOperationException(f"Unknown operation {target.operation!r}.")
+        return service, operation
 
     def _authenticate(self, scope: dict[str, Any], body: bytes) -> Caller | None:
         if self.authenticator is None:

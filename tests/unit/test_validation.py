@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sagemaker_images.errors import SerializationException, ValidationException
-from sagemaker_images.server import SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import ImageRegistry
 from sagemaker_images.shapes import load_api
 from sagemaker_images.shapes.model import load_service
 
@@ -18,6 +19,7 @@ def validate(operation: str, request: dict) -> dict:
 
 def test_every_operation_compiles_from_the_model():
     assert set(API.operations) == set(SAGEMAKER_OPERATIONS)
+    assert set(ImageRegistry.operations(ImageRegistry.__new__(ImageRegistry))) == set(SAGEMAKER_OPERATIONS)
     for name in SAGEMAKER_OPERATIONS:
         assert API.is_modelled(name)
 

@@ -53,6 +53,25 @@ _VERSION_FIELDS = {
 }
 
 
+# The SageMaker operations this registry implements (``ImageRegistry.operations()``).
+OPERATIONS = (
+    "CreateImage",
+    "DescribeImage",
+    "UpdateImage",
+    "DeleteImage",
+    "ListImages",
+    "CreateImageVersion",
+    "DescribeImageVersion",
+    "UpdateImageVersion",
+    "DeleteImageVersion",
+    "ListImageVersions",
+    "ListAliases",
+    "AddTags",
+    "ListTags",
+    "DeleteTags",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RegistryOptions:
     max_images: int | None = None

@@ -1,0 +1,92 @@
+"""The AWS APIs this server answers, wired to the domain and the store from the settings.
+
+This is the one place that knows every layer: it compiles each API's botocore model, builds the
+domain objects over the database, and hands ``server.py`` a handler per operation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import regex
+
+from sagemaker_images.cloudcontrol.schema import schema_for
+from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
+from sagemaker_images.cloudcontrol.service import CloudControl
+from sagemaker_images.config import Settings
+from sagemaker_images.images.lifecycle import LifecyclePolicy
+from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
+from sagemaker_images.protocol.authentication import SigV4Authenticator
+from sagemaker_images.protocol.credentials import load_credentials
+from sagemaker_images.shapes import load_api
+from sagemaker_images.shapes.model import Api
+from sagemaker_images.store import Database
+
+# Operations that only read (of either API). On SQLite they are answered on the event loop: a read
+# takes SQLite tens of microseconds and never waits for a writer (WAL), while handing it to a pool
+# thread and back cost more CPU than the read itself (GIL hand-overs; see docs/performance.md).
+# Writes, which wait for an fsync, and every PostgreSQL call, a network round trip, use the pool.
+READ_OPERATIONS = frozenset(
+    {
+        # SageMaker
+        "DescribeImage",
+        "DescribeImageVersion",
+        "ListImages",
+        "ListImageVersions",
+        "ListAliases",
+        "ListTags",
+        # Cloud Control
+        "GetResource",
+    }
+)
+
+SCHEMA_TYPES = ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One AWS API served on the endpoint: its compiled model and a handler per operation."""
+
+    name: str
+    api: Api
+    handlers: dict[str, Any]
+
+
+def build_services(settings: Settings, database: Database) -> dict[str, Service]:
+    """The served APIs by X-Amz-Target prefix."""
+    policy = LifecyclePolicy(
+        delay=settings.transition_delay,
+        fail_images=regex.compile(settings.fail_images) if settings.fail_images else None,
+        fail_base_images=regex.compile(settings.fail_base_images) if settings.fail_base_images else None,
+    )
+    options = RegistryOptions(
+        max_images=settings.max_images or None,
+        max_versions_per_image=settings.max_versions_per_image or None,
+        reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
+    )
+    registry = ImageRegistry(database, policy, options)
+    sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS)
+    # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
+    sagemaker = {name: database.retrying(operation) for name, operation in registry.operations().items()}
+    # Cloud Control's handlers call the same SageMaker operations, over the same store.
+    cloudcontrol = CloudControl(sagemaker, database, sagemaker_api)
+    cloudcontrol.tracker.start()
+    services = [
+        Service("SageMaker", sagemaker_api, sagemaker),
+        Service("CloudControl", load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS), cloudcontrol.operations()),
+    ]
+    return {service.api.target_prefix: service for service in services}
+
+
+def build_authenticator(settings: Settings) -> SigV4Authenticator | None:
+    """``--auth sigv4``: verify every signature against the credentials file; else accept any."""
+    if settings.auth in ("", "none"):
+        return None
+    if settings.auth != "sigv4":
+        raise ValueError(f"unknown authentication mode {settings.auth!r} (expected none or sigv4)")
+    if not settings.credentials:
+        raise ValueError("--auth sigv4 needs --credentials FILE")
+    schemas = {name: schema.document for name in SCHEMA_TYPES if (schema := schema_for(name))}
+    return SigV4Authenticator(load_credentials(settings.credentials), schemas.get)
