@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -38,3 +40,48 @@ def decode(token: str, listing: str, arity: int) -> tuple[Any, ...]:
     ):
         raise ValidationException(INVALID_TOKEN)
     return tuple(data[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """One page of a keyset listing: what to ask the store for, and how to cut what it returns.
+
+    ``key`` names the values (row columns, or the items themselves when empty) that order the
+    listing; the store is asked for ``size + 1`` rows after ``after`` so the cut knows whether
+    another page follows without counting.
+    """
+
+    listing: str
+    key: tuple[str, ...]
+    size: int
+    after: tuple[Any, ...] | None
+
+    @classmethod
+    def of(cls, listing: str, request: dict[str, Any], *, key: tuple[str, ...], default_size: int) -> Window:
+        token = request.get("NextToken")
+        after = decode(token, listing, max(len(key), 1)) if token else None
+        return cls(listing, key, request.get("MaxResults", default_size), after)
+
+    @classmethod
+    def sorted(cls, operation: str, request: dict[str, Any], sort_keys: dict[str, tuple[str, ...]]) -> Window:
+        """A listing sorted by ``SortBy`` (default CREATION_TIME) and ``SortOrder`` (default DESCENDING)."""
+        sort = request.get("SortBy", "CREATION_TIME")
+        order = request.get("SortOrder", "DESCENDING")
+        return cls.of(f"{operation}/{sort}/{order}", request, key=sort_keys[sort], default_size=10)
+
+    @property
+    def descending(self) -> bool:
+        return self.listing.endswith("/DESCENDING")
+
+    @property
+    def first_after(self) -> Any:
+        """The single-value key the page starts after (for listings ordered by one value)."""
+        return self.after[0] if self.after else None
+
+    def cut(self, rows: Sequence[Any]) -> tuple[Sequence[Any], str | None]:
+        """This page's rows, and the NextToken of the next page if there is one."""
+        if len(rows) <= self.size:
+            return rows, None
+        last = rows[self.size - 1]
+        key = [last[column] for column in self.key] if self.key else [last]
+        return rows[: self.size], encode(self.listing, key)

@@ -205,17 +205,7 @@ class ImageRegistry:
 
     def list_images(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        sort = request.get("SortBy", "CREATION_TIME")
-        order = request.get("SortOrder", "DESCENDING")
-        limit = request.get("MaxResults", 10)
-        listing = f"ListImages/{sort}/{order}"
-        key_of: Callable[[Any], list[Any]] = {
-            "CREATION_TIME": lambda r: [r["created_at"], r["id"]],
-            "LAST_MODIFIED_TIME": lambda r: [r["settles_at"], r["id"]],
-            "IMAGE_NAME": lambda r: [r["name_key"]],
-        }[sort]
-        arity = 1 if sort == "IMAGE_NAME" else 2
-        after = pagination.decode(request["NextToken"], listing, arity) if request.get("NextToken") else None
+        window = pagination.Window.sorted("ListImages", request, _IMAGE_SORT_KEYS)
         with self.database.read() as q:
             rows = q.list_images(
                 tenant.account,
@@ -223,10 +213,11 @@ class ImageRegistry:
                 now,
                 name_contains=request.get("NameContains"),
                 when=_time_range(request),
-                page=Page(sort, order == "DESCENDING", after, limit + 1),
+                page=_page(request, window),
             )
+        rows, next_token = window.cut(rows)
         images = []
-        for row in rows[:limit]:
+        for row in rows:
             seen = observe(row, now)
             images.append(
                 {
@@ -240,10 +231,7 @@ class ImageRegistry:
                     "LastModifiedTime": seen.last_modified,
                 }
             )
-        response: Response = {"Images": images}
-        if len(rows) > limit:
-            response["NextToken"] = pagination.encode(listing, key_of(rows[limit - 1]))
-        return response
+        return {"Images": images, "NextToken": next_token}
 
     # -- versions ---------------------------------------------------------------------------------
 
@@ -367,28 +355,14 @@ class ImageRegistry:
 
     def list_image_versions(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        sort = request.get("SortBy", "CREATION_TIME")
-        order = request.get("SortOrder", "DESCENDING")
-        limit = request.get("MaxResults", 10)
-        listing = f"ListImageVersions/{sort}/{order}"
-        key_of: Callable[[Any], list[Any]] = {
-            "CREATION_TIME": lambda r: [r["created_at"], r["version"]],
-            "LAST_MODIFIED_TIME": lambda r: [r["settles_at"], r["version"]],
-            "VERSION": lambda r: [r["version"]],
-        }[sort]
-        arity = 1 if sort == "VERSION" else 2
-        after = pagination.decode(request["NextToken"], listing, arity) if request.get("NextToken") else None
+        window = pagination.Window.sorted("ListImageVersions", request, _VERSION_SORT_KEYS)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
-            rows = q.list_versions(
-                image["id"],
-                now,
-                when=_time_range(request),
-                page=Page(sort, order == "DESCENDING", after, limit + 1),
-            )
+            rows = q.list_versions(image["id"], now, when=_time_range(request), page=_page(request, window))
+        rows, next_token = window.cut(rows)
         arn = image_arn(tenant, image["name"])
         versions = []
-        for row in rows[:limit]:
+        for row in rows:
             seen = observe(row, now)
             versions.append(
                 {
@@ -401,29 +375,25 @@ class ImageRegistry:
                     "Version": row["version"],
                 }
             )
-        response: Response = {"ImageVersions": versions}
-        if len(rows) > limit:
-            response["NextToken"] = pagination.encode(listing, key_of(rows[limit - 1]))
-        return response
+        return {"ImageVersions": versions, "NextToken": next_token}
 
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        limit = request.get("MaxResults", 10)
-        after = (
-            pagination.decode(request["NextToken"], "ListAliases", 1)[0] if request.get("NextToken") else None
-        )
+        window = pagination.Window.of("ListAliases", request, key=(), default_size=10)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             version = request.get("Version")
             if version is not None and q.version(image["id"], version, now) is None:
                 raise _version_not_found(tenant, image["name"], version)
             aliases = q.list_aliases(
-                image["id"], version=version, alias=request.get("Alias"), after=after, limit=limit + 1
+                image["id"],
+                version=version,
+                alias=request.get("Alias"),
+                after=window.first_after,
+                limit=window.size + 1,
             )
-        response: Response = {"SageMakerImageVersionAliases": aliases[:limit]}
-        if len(aliases) > limit:
-            response["NextToken"] = pagination.encode("ListAliases", [aliases[limit - 1]])
-        return response
+        aliases, next_token = window.cut(aliases)
+        return {"SageMakerImageVersionAliases": aliases, "NextToken": next_token}
 
     # -- tags -------------------------------------------------------------------------------------
 
@@ -443,17 +413,12 @@ class ImageRegistry:
 
     def list_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        limit = request.get("MaxResults", 50)
-        after = (
-            pagination.decode(request["NextToken"], "ListTags", 1)[0] if request.get("NextToken") else None
-        )
+        window = pagination.Window.of("ListTags", request, key=(), default_size=50)
         with self.database.read() as q:
             image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
-            pairs = q.tags(image_id, version, after=after, limit=limit + 1)
-        response: Response = {"Tags": [{"Key": k, "Value": v} for k, v in pairs[:limit]]}
-        if len(pairs) > limit:
-            response["NextToken"] = pagination.encode("ListTags", [pairs[limit - 1][0]])
-        return response
+            pairs = q.tags(image_id, version, after=window.first_after, limit=window.size + 1)
+        keys, next_token = window.cut([key for key, _ in pairs])
+        return {"Tags": [{"Key": k, "Value": v} for k, v in pairs[: len(keys)]], "NextToken": next_token}
 
     def delete_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
@@ -470,6 +435,24 @@ class ImageRegistry:
         if not self.policy.image_fails(name):
             return None
         return f"Unable to {action} image {name}: simulated failure (--fail-images)."
+
+
+# The values that order each sort (row columns), the tie-breaker last.
+_IMAGE_SORT_KEYS = {
+    "CREATION_TIME": ("created_at", "id"),
+    "LAST_MODIFIED_TIME": ("settles_at", "id"),
+    "IMAGE_NAME": ("name_key",),
+}
+_VERSION_SORT_KEYS = {
+    "CREATION_TIME": ("created_at", "version"),
+    "LAST_MODIFIED_TIME": ("settles_at", "version"),
+    "VERSION": ("version",),
+}
+
+
+def _page(request: Request, window: pagination.Window) -> Page:
+    """What the store reads for a sorted window: one row more than the page, to know if more follow."""
+    return Page(request.get("SortBy", "CREATION_TIME"), window.descending, window.after, window.size + 1)
 
 
 def _find_image(q: Queries, tenant: Tenant, name: str, now: float, *, lock: bool = False) -> Any:
