@@ -1,23 +1,25 @@
 """Every statement the application runs, on one connection inside one transaction.
 
-Rows come back as ``RowMapping`` (column name → value). The statements of the busiest calls are built
-once, with bound parameters, and reused: building and cache-keying a SELECT costs several times what
-SQLite takes to answer it. Visibility follows the lifecycle columns
-described in ``tables``: a resource whose ``next_status`` is DELETED is gone once ``settles_at`` has
-passed, even before a later write purges its row.
+Rows come back as mappings (column name → value). The statements of the busiest calls are built
+once, with bound parameters, and run as ``Prepared`` statements: building, cache-keying and
+executing a SELECT through SQLAlchemy costs several times what SQLite takes to answer it.
+
+Visibility follows the lifecycle columns described in ``tables``: a resource whose ``next_status``
+is DELETED is gone once ``settles_at`` has passed, even before a later write purges its row.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
+from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
 
 DELETED = "DELETED"
@@ -87,14 +89,16 @@ def _image_by_name() -> sa.Select:
     )
 
 
-_IMAGE = _image_by_name()
-_IMAGE_FOR_UPDATE = _image_by_name().with_for_update()
-_VERSION = sa.select(image_versions).where(
-    image_versions.c.image_id == sa.bindparam("image_id"),
-    image_versions.c.version == sa.bindparam("version"),
-    _visible(image_versions, sa.bindparam("now")),
+_IMAGE = Prepared(_image_by_name())
+_IMAGE_FOR_UPDATE = Prepared(_image_by_name().with_for_update())
+_VERSION = Prepared(
+    sa.select(image_versions).where(
+        image_versions.c.image_id == sa.bindparam("image_id"),
+        image_versions.c.version == sa.bindparam("version"),
+        _visible(image_versions, sa.bindparam("now")),
+    )
 )
-_LATEST_VERSION = (
+_LATEST_VERSION = Prepared(
     sa.select(image_versions)
     .where(
         image_versions.c.image_id == sa.bindparam("image_id"), _visible(image_versions, sa.bindparam("now"))
@@ -102,11 +106,13 @@ _LATEST_VERSION = (
     .order_by(image_versions.c.version.desc())
     .limit(1)
 )
-_VERSION_BY_CLIENT_TOKEN = sa.select(image_versions).where(
-    image_versions.c.image_id == sa.bindparam("image_id"),
-    image_versions.c.client_token == sa.bindparam("client_token"),
+_VERSION_BY_CLIENT_TOKEN = Prepared(
+    sa.select(image_versions).where(
+        image_versions.c.image_id == sa.bindparam("image_id"),
+        image_versions.c.client_token == sa.bindparam("client_token"),
+    )
 )
-_NEXT_VERSION_NUMBER = (
+_NEXT_VERSION_NUMBER = Prepared(
     sa.update(images)
     .where(images.c.id == sa.bindparam("image_id"))
     .values(version_counter=images.c.version_counter + 1)
@@ -120,13 +126,13 @@ _VERSION_SORT_COLUMNS = {
 
 
 @functools.cache
-def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, ...]) -> sa.Select:
+def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
     """The listing statement of one shape (sort, direction, first or later page, time bounds given)."""
     columns = _VERSION_SORT_COLUMNS.get(sort, [image_versions.c.version])
     after = [sa.bindparam(f"after_{i}") for i in range(len(columns))] if paged else None
     order, keyset = _keyset(columns, Page(sort, descending, after, 0))
     when = TimeRange(**{bound: sa.bindparam(bound) for bound in bounds})
-    return (
+    return Prepared(
         sa.select(image_versions)
         .where(
             image_versions.c.image_id == sa.bindparam("image_id"),
@@ -155,10 +161,9 @@ class Queries:
 
     def image(
         self, account: str, region: str, name_key: str, now: float, *, lock: bool = False
-    ) -> RowMapping | None:
+    ) -> Mapping[str, Any] | None:
         query = _IMAGE_FOR_UPDATE if lock and self.postgres else _IMAGE
-        values = {"account": account, "region": region, "name_key": name_key, "now": now}
-        return self.conn.execute(query, values).mappings().first()
+        return query.first(self.conn, account=account, region=region, name_key=name_key, now=now)
 
     def purge_gone_image(self, account: str, region: str, name_key: str, now: float) -> None:
         self.conn.execute(
@@ -200,11 +205,11 @@ class Queries:
 
     def next_version_number(self, image_id: int) -> int:
         """Hand out the image's next version number; the UPDATE holds the image row until commit."""
-        return self.conn.execute(_NEXT_VERSION_NUMBER, {"image_id": image_id}).scalar_one()
+        return _NEXT_VERSION_NUMBER.first(self.conn, image_id=image_id)["version_counter"]
 
     def list_images(
         self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
-    ) -> Sequence[RowMapping]:
+    ) -> Sequence[Mapping[str, Any]]:
         sort_column = {"CREATION_TIME": images.c.created_at, "LAST_MODIFIED_TIME": images.c.settles_at}.get(
             page.sort
         )
@@ -223,16 +228,14 @@ class Queries:
 
     # -- versions ---------------------------------------------------------------------------------
 
-    def version(self, image_id: int, version: int, now: float) -> RowMapping | None:
-        values = {"image_id": image_id, "version": version, "now": now}
-        return self.conn.execute(_VERSION, values).mappings().first()
+    def version(self, image_id: int, version: int, now: float) -> Mapping[str, Any] | None:
+        return _VERSION.first(self.conn, image_id=image_id, version=version, now=now)
 
-    def latest_version(self, image_id: int, now: float) -> RowMapping | None:
-        return self.conn.execute(_LATEST_VERSION, {"image_id": image_id, "now": now}).mappings().first()
+    def latest_version(self, image_id: int, now: float) -> Mapping[str, Any] | None:
+        return _LATEST_VERSION.first(self.conn, image_id=image_id, now=now)
 
-    def version_by_client_token(self, image_id: int, client_token: str) -> RowMapping | None:
-        values = {"image_id": image_id, "client_token": client_token}
-        return self.conn.execute(_VERSION_BY_CLIENT_TOKEN, values).mappings().first()
+    def version_by_client_token(self, image_id: int, client_token: str) -> Mapping[str, Any] | None:
+        return _VERSION_BY_CLIENT_TOKEN.first(self.conn, image_id=image_id, client_token=client_token)
 
     def count_versions(self, image_id: int, now: float) -> int:
         query = sa.select(sa.func.count()).where(
@@ -277,12 +280,12 @@ class Queries:
 
     def list_versions(
         self, image_id: int, now: float, *, when: TimeRange, page: Page
-    ) -> Sequence[RowMapping]:
+    ) -> Sequence[Mapping[str, Any]]:
         bounds = {name: value for name, value in dataclasses.asdict(when).items() if value is not None}
         query = _list_versions(page.sort, page.descending, page.after is not None, tuple(bounds))
         values = {"image_id": image_id, "now": now, "limit": page.limit, **bounds}
         values |= {f"after_{i}": value for i, value in enumerate(page.after or ())}
-        return self.conn.execute(query, values).mappings().all()
+        return query.all(self.conn, **values)
 
     # -- aliases ----------------------------------------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""Hot statements compiled once per database dialect and run on the driver's own cursor.
+
+Each statement is still written once, as a SQLAlchemy Core expression in ``queries``. What this
+skips is SQLAlchemy's per-execution work — building the parameter dict of the compiled form,
+cache keys, result metadata and row objects — which costs several times what SQLite takes to
+answer a point query by index (measured: 35 µs against 12 µs for the image lookup). Results are
+plain dicts, with the column types' own result conversions applied (SQLite's 0/1 to booleans), and
+driver errors are re-raised as SQLAlchemy's, so callers see exactly what ``Connection.execute``
+would have given them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    # Positional drivers (SQLite's "?") take the values in this order; named ones (psycopg) a dict.
+    order: tuple[str, ...] | None
+    # Values of the binds the statement carries itself (literals such as 'DELETED').
+    constants: dict[str, Any]
+    columns: tuple[Any, ...]  # the result columns, whose types convert what the driver returns
+
+
+@dataclass(frozen=True, slots=True)
+class _Results:
+    names: tuple[str, ...]
+    convert: tuple[Any, ...]  # per result column: a conversion, or None
+
+
+class Prepared:
+    def __init__(self, statement: sa.Select | sa.Update) -> None:
+        self.statement = statement
+        self._by_dialect: dict[str, _Compiled] = {}
+        self._results: dict[str, _Results] = {}
+
+    def first(self, conn: Connection, **params: Any) -> dict[str, Any] | None:
+        rows = self._run(conn, params, one=True)
+        return rows[0] if rows else None
+
+    def all(self, conn: Connection, **params: Any) -> list[dict[str, Any]]:
+        return self._run(conn, params, one=False)
+
+    def _run(self, conn: Connection, params: dict[str, Any], *, one: bool) -> list[dict[str, Any]]:
+        dialect = conn.dialect
+        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        values = {**compiled.constants, **params}
+        args: Any = [values[name] for name in compiled.order] if compiled.order is not None else values
+        driver = conn.connection.driver_connection
+        try:
+            cursor = driver.execute(compiled.sql, args)
+            fetched = [cursor.fetchone()] if one else cursor.fetchall()
+        except dialect.loaded_dbapi.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        results = self._results.get(dialect.name) or self._describe(dialect, compiled, cursor.description)
+        rows = []
+        for row in fetched:
+            if row is None:
+                continue
+            if any(results.convert):
+                row = [f(v) if f is not None else v for f, v in zip(results.convert, row, strict=True)]
+            rows.append(dict(zip(results.names, row, strict=True)))
+        return rows
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        columns = list(self.statement.exported_columns)
+        result = _Compiled(
+            sql=str(compiled),
+            order=tuple(compiled.positiontup) if compiled.positional else None,
+            constants={name: bind.value for name, bind in compiled.binds.items() if not bind.required},
+            columns=tuple(columns),
+        )
+        self._by_dialect[dialect.name] = result
+        return result
+
+    def _describe(self, dialect: Dialect, compiled: _Compiled, description: Any) -> _Results:
+        """Conversions by the driver's own type codes, known once a cursor has described the result."""
+        results = _Results(
+            names=tuple(column.key for column in compiled.columns),
+            convert=tuple(
+                column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+                for column, described in zip(compiled.columns, description, strict=True)
+            ),
+        )
+        self._results[dialect.name] = results
+        return results
