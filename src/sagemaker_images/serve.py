@@ -64,7 +64,7 @@ def serve(settings: Settings) -> int:
         _export(settings)
         uvicorn.run("sagemaker_images.serve:create_app", factory=True, workers=settings.workers, **common)
     else:
-        uvicorn.run(Application(settings), **common)
+        uvicorn.run(Application(settings, authenticator=authenticator), **common)
     return 0
 
 

@@ -18,7 +18,7 @@ from sagemaker_images import __version__
 from sagemaker_images.config import Settings
 from sagemaker_images.errors import SerializationException, ServiceError
 from sagemaker_images.protocol import wire
-from sagemaker_images.protocol.authentication import Caller
+from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.protocol.sigv4 import SignedRequest
 from sagemaker_images.services import READ_OPERATIONS, Service, build_authenticator, build_services
@@ -31,11 +31,16 @@ _INTERNAL_FAILURE = "An internal error occurred. Please retry."
 
 
 class Application:
-    def __init__(self, settings: Settings, database: Database | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database | None = None,
+        authenticator: SigV4Authenticator | None = None,
+    ) -> None:
         self.settings = settings
         self.database = database
         self.services: dict[str, Service] = {}
-        self.authenticator = build_authenticator(settings)
+        self.authenticator = authenticator or build_authenticator(settings)
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
         self.reads_on_loop = False
         self.ready = False
