@@ -154,18 +154,7 @@ class ImageRegistry:
         now = self.clock()
         with self.database.read() as q:
             row = _find_image(q, tenant, request["ImageName"], now)
-        seen = observe(row, now)
-        return {
-            "CreationTime": row["created_at"],
-            "Description": row["description"],
-            "DisplayName": row["display_name"],
-            "FailureReason": seen.failure_reason,
-            "ImageArn": image_arn(tenant, row["name"]),
-            "ImageName": row["name"],
-            "ImageStatus": seen.status,
-            "LastModifiedTime": seen.last_modified,
-            "RoleArn": row["role_arn"],
-        }
+        return {**_image_summary(tenant, row, now), "RoleArn": row["role_arn"]}
 
     def update_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
@@ -216,22 +205,7 @@ class ImageRegistry:
                 page=_page(request, window),
             )
         rows, next_token = window.cut(rows)
-        images = []
-        for row in rows:
-            seen = observe(row, now)
-            images.append(
-                {
-                    "CreationTime": row["created_at"],
-                    "Description": row["description"],
-                    "DisplayName": row["display_name"],
-                    "FailureReason": seen.failure_reason,
-                    "ImageArn": image_arn(tenant, row["name"]),
-                    "ImageName": row["name"],
-                    "ImageStatus": seen.status,
-                    "LastModifiedTime": seen.last_modified,
-                }
-            )
-        return {"Images": images, "NextToken": next_token}
+        return {"Images": [_image_summary(tenant, row, now) for row in rows], "NextToken": next_token}
 
     # -- versions ---------------------------------------------------------------------------------
 
@@ -280,18 +254,12 @@ class ImageRegistry:
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             row = _find_version(q, tenant, image, request, now)
-        seen = observe(row, now)
+        summary = _version_summary(tenant, image["name"], row, now)
         return {
+            **summary,
             "BaseImage": row["base_image"],
             # The image a CREATED version resolves to; an ECR digest in AWS, the base image here.
-            "ContainerImage": row["base_image"] if seen.status == CREATED else None,
-            "CreationTime": row["created_at"],
-            "FailureReason": seen.failure_reason,
-            "ImageArn": image_arn(tenant, image["name"]),
-            "ImageVersionArn": image_version_arn(tenant, image["name"], row["version"]),
-            "ImageVersionStatus": seen.status,
-            "LastModifiedTime": seen.last_modified,
-            "Version": row["version"],
+            "ContainerImage": row["base_image"] if summary["ImageVersionStatus"] == CREATED else None,
             **{member: row[column] for member, column in _VERSION_FIELDS.items()},
         }
 
@@ -360,21 +328,7 @@ class ImageRegistry:
             image = _find_image(q, tenant, request["ImageName"], now)
             rows = q.list_versions(image["id"], now, when=_time_range(request), page=_page(request, window))
         rows, next_token = window.cut(rows)
-        arn = image_arn(tenant, image["name"])
-        versions = []
-        for row in rows:
-            seen = observe(row, now)
-            versions.append(
-                {
-                    "CreationTime": row["created_at"],
-                    "FailureReason": seen.failure_reason,
-                    "ImageArn": arn,
-                    "ImageVersionArn": image_version_arn(tenant, image["name"], row["version"]),
-                    "ImageVersionStatus": seen.status,
-                    "LastModifiedTime": seen.last_modified,
-                    "Version": row["version"],
-                }
-            )
+        versions = [_version_summary(tenant, image["name"], row, now) for row in rows]
         return {"ImageVersions": versions, "NextToken": next_token}
 
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
@@ -453,6 +407,35 @@ _VERSION_SORT_KEYS = {
 def _page(request: Request, window: pagination.Window) -> Page:
     """What the store reads for a sorted window: one row more than the page, to know if more follow."""
     return Page(request.get("SortBy", "CREATION_TIME"), window.descending, window.after, window.size + 1)
+
+
+def _image_summary(tenant: Tenant, row: Any, now: float) -> Response:
+    """An image as ListImages shows it (DescribeImage adds its RoleArn)."""
+    seen = observe(row, now)
+    return {
+        "CreationTime": row["created_at"],
+        "Description": row["description"],
+        "DisplayName": row["display_name"],
+        "FailureReason": seen.failure_reason,
+        "ImageArn": image_arn(tenant, row["name"]),
+        "ImageName": row["name"],
+        "ImageStatus": seen.status,
+        "LastModifiedTime": seen.last_modified,
+    }
+
+
+def _version_summary(tenant: Tenant, image_name: str, row: Any, now: float) -> Response:
+    """A version as ListImageVersions shows it (DescribeImageVersion adds its image and metadata)."""
+    seen = observe(row, now)
+    return {
+        "CreationTime": row["created_at"],
+        "FailureReason": seen.failure_reason,
+        "ImageArn": image_arn(tenant, image_name),
+        "ImageVersionArn": image_version_arn(tenant, image_name, row["version"]),
+        "ImageVersionStatus": seen.status,
+        "LastModifiedTime": seen.last_modified,
+        "Version": row["version"],
+    }
 
 
 def _find_image(q: Queries, tenant: Tenant, name: str, now: float, *, lock: bool = False) -> Any:
