@@ -18,10 +18,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
-
-from sqlalchemy.engine import RowMapping
 
 from sagemaker_images.cloudcontrol.errors import (
     ClientTokenConflictException,
@@ -126,7 +124,7 @@ class RequestTracker:
 
     def _replay(
         self, store: ResourceRequests, tenant: Tenant, client_token: str | None, fingerprint: str, now: float
-    ) -> RowMapping | None:
+    ) -> Mapping[str, Any] | None:
         if client_token is None:
             return None
         earlier = store.by_client_token(tenant.account, tenant.region, client_token)
@@ -262,7 +260,7 @@ class RequestTracker:
             row = self._find(tenant, token)
         return self.event(row)
 
-    def _find(self, tenant: Tenant, token: str) -> RowMapping:
+    def _find(self, tenant: Tenant, token: str) -> Mapping[str, Any]:
         with self.database.read() as q:
             row = ResourceRequests(q.conn, postgres=q.postgres).get(token)
         if row is None or row["account"] != tenant.account or row["region"] != tenant.region:
@@ -316,7 +314,7 @@ class RequestTracker:
         assert row is not None
         return self.event(row)
 
-    def event(self, row: RowMapping) -> dict[str, Any]:
+    def event(self, row: Mapping[str, Any]) -> dict[str, Any]:
         """A ProgressEvent as Cloud Control reports it."""
         status = row["status"]
         model = row["resource_model"]
