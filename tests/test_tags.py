@@ -132,3 +132,71 @@ def test_version_tags_go_with_the_version(sagemaker, arns):
     with pytest.raises(ClientError):
         sagemaker.list_tags(ResourceArn=version_arn)
     assert tags_of(sagemaker, image_arn) == {"team": "ml"}
+
+
+def ordered_tags(sagemaker, arn: str) -> list[tuple[str, str]]:
+    pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn)
+    return [(t["Key"], t["Value"]) for p in pages for t in p["Tags"]]
+
+
+def test_tags_keep_the_order_they_were_added_in(sagemaker, role_arn):
+    # Clients that patch tags by index (Terraform's awscc provider) rely on a stable order.
+    created = sagemaker.create_image(
+        ImageName="ordered",
+        RoleArn=role_arn,
+        Tags=[{"Key": "team", "Value": "ml"}, {"Key": "owner", "Value": "me"}, {"Key": "app", "Value": "x"}],
+    )
+    arn = created["ImageArn"]
+    assert ordered_tags(sagemaker, arn) == [("team", "ml"), ("owner", "me"), ("app", "x")]
+    # A changed value keeps its place; new keys go last in the order sent.
+    sagemaker.add_tags(
+        ResourceArn=arn,
+        Tags=[{"Key": "zeta", "Value": "1"}, {"Key": "owner", "Value": "you"}, {"Key": "beta", "Value": "2"}],
+    )
+    assert ordered_tags(sagemaker, arn) == [
+        ("team", "ml"),
+        ("owner", "you"),
+        ("app", "x"),
+        ("zeta", "1"),
+        ("beta", "2"),
+    ]
+    # A deleted key that comes back goes last.
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=["team"])
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "ai"}])
+    assert [key for key, _ in ordered_tags(sagemaker, arn)] == ["owner", "app", "zeta", "beta", "team"]
+
+
+def test_a_foreign_list_tags_token_is_refused(sagemaker, arns):
+    import base64
+
+    token = base64.urlsafe_b64encode(b'["ListTags","k05"]').decode().rstrip("=")
+    with pytest.raises(ClientError) as caught:
+        sagemaker.list_tags(ResourceArn=arns[0], NextToken=token)
+    assert error_of(caught) == ("ValidationException", 'Invalid pagination token because "{0}".')
+
+
+def test_cloudcontrol_models_keep_tag_order_and_index_patches_land_on_their_tag(server, account, role_arn):
+    # Terraform's awscc provider sends /Tags/<i>/Key when the tag count is unchanged, computed
+    # against the order it last read.
+    from tests.test_cloudcontrol import create, properties, update, wait
+
+    cc = client_for(server.endpoint, account, "cloudcontrol")
+    tags = [{"Key": "env", "Value": "dev"}, {"Key": "owner", "Value": "me"}]
+    done = wait(
+        cc,
+        create(
+            cc, "AWS::SageMaker::Image", {"ImageName": "by-index", "ImageRoleArn": role_arn, "Tags": tags}
+        ),
+    )
+    assert done["OperationStatus"] == "SUCCESS"
+    arn = done["Identifier"]
+    assert properties(cc, "AWS::SageMaker::Image", arn)["Tags"] == tags
+    patch = [
+        {"op": "replace", "path": "/Tags/0/Key", "value": "team"},
+        {"op": "replace", "path": "/Tags/0/Value", "value": "ml"},
+    ]
+    assert wait(cc, update(cc, "AWS::SageMaker::Image", arn, patch))["OperationStatus"] == "SUCCESS"
+    read = properties(cc, "AWS::SageMaker::Image", arn)["Tags"]
+    assert sorted((t["Key"], t["Value"]) for t in read) == [("owner", "me"), ("team", "ml")]
+    # The kept tag stays first; the new one follows it.
+    assert read == [{"Key": "owner", "Value": "me"}, {"Key": "team", "Value": "ml"}]

@@ -368,11 +368,15 @@ class ImageRegistry:
     def list_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.of("ListTags", request, key=(), default_size=50)
+        if window.after is not None and not isinstance(window.first_after, int):
+            raise ValidationException(pagination.INVALID_TOKEN)
         with self.database.read() as q:
             image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
-            pairs = q.tags(image_id, version, after=window.first_after, limit=window.size + 1)
-        keys, next_token = window.cut([key for key, _ in pairs])
-        return {"Tags": [{"Key": k, "Value": v} for k, v in pairs[: len(keys)]], "NextToken": next_token}
+            rows = q.tags(image_id, version, after=window.first_after, limit=window.size + 1)
+        # Tags list in the order they were added; the token remembers the last position seen.
+        positions, next_token = window.cut([position for _, _, position in rows])
+        tags = [{"Key": key, "Value": value} for key, value, _ in rows[: len(positions)]]
+        return {"Tags": tags, "NextToken": next_token}
 
     def delete_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()

@@ -333,27 +333,46 @@ class Queries:
     # -- tags -------------------------------------------------------------------------------------
 
     def tags(
-        self, image_id: int, version: int = IMAGE_TAGS, *, after: str | None = None, limit: int | None = None
-    ):
-        query = sa.select(tags.c.key, tags.c.value).where(
+        self, image_id: int, version: int = IMAGE_TAGS, *, after: int | None = None, limit: int | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(key, value, position) of a resource's tags in the order they were added."""
+        query = sa.select(tags.c.key, tags.c.value, tags.c.position).where(
             tags.c.image_id == image_id, tags.c.version == version
         )
         if after is not None:
-            query = query.where(tags.c.key > after)
-        query = query.order_by(tags.c.key)
+            query = query.where(tags.c.position > after)
+        query = query.order_by(tags.c.position)
         if limit is not None:
             query = query.limit(limit)
-        return [(row.key, row.value) for row in self.conn.execute(query)]
+        return [(row.key, row.value, row.position) for row in self.conn.execute(query)]
 
     def tag_keys(self, image_id: int, version: int) -> set[str]:
         query = sa.select(tags.c.key).where(tags.c.image_id == image_id, tags.c.version == version)
         return set(self.conn.execute(query).scalars())
 
     def put_tags(self, image_id: int, version: int, pairs: dict[str, str]) -> None:
+        """Set tags: a key already there keeps its place with the new value; new keys go last, in order.
+
+        Callers hold the resource's row lock, so reading the last position cannot race another writer.
+        """
         if not pairs:
             return
-        self.delete_tags(image_id, version, pairs)
-        rows = [{"image_id": image_id, "version": version, "key": k, "value": v} for k, v in pairs.items()]
+        query = sa.select(tags.c.key, tags.c.position).where(
+            tags.c.image_id == image_id, tags.c.version == version
+        )
+        positions = {row.key: row.position for row in self.conn.execute(query)}
+        next_position = max(positions.values(), default=-1) + 1
+        rows = []
+        for key, value in pairs.items():
+            position = positions.get(key)
+            if position is None:
+                position, next_position = next_position, next_position + 1
+            rows.append(
+                {"image_id": image_id, "version": version, "key": key, "value": value, "position": position}
+            )
+        changed = [key for key in pairs if key in positions]
+        if changed:
+            self.delete_tags(image_id, version, changed)
         self.conn.execute(sa.insert(tags).values(rows))
 
     def delete_tags(self, image_id: int, version: int, keys: Iterable[str]) -> None:

@@ -81,6 +81,8 @@ image_aliases = sa.Table(
 )
 
 # Tags of an image (version 0) or of one of its versions; they go with the resource they tag.
+# ``position`` keeps the order tags were added in (a changed value keeps its place): clients that
+# patch tags by list index (Terraform's awscc provider) compute the index against the order they read.
 tags = sa.Table(
     "tags",
     metadata,
@@ -88,6 +90,8 @@ tags = sa.Table(
     sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("key", sa.String(128), primary_key=True),
     sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_tags_position", "image_id", "version", "position"),
 )
 
 IMAGE_TAGS = 0
