@@ -17,7 +17,7 @@ import orjson
 from sagemaker_images import __version__
 from sagemaker_images.config import Settings
 from sagemaker_images.errors import SerializationException, ServiceError
-from sagemaker_images.protocol import wire
+from sagemaker_images.protocol import sts, wire
 from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.protocol.sigv4 import SignedRequest
@@ -88,6 +88,9 @@ class Application:
             await _respond(send, 200 if self.ready else 503, body, b"application/json", {})
             return
         request_id = wire.new_request_id()
+        if method == "POST" and path == "/" and sts.is_query_request(_headers(scope)):
+            await self._sts(scope, receive, send, request_id)
+            return
         service: Service | None = None
         try:
             service, result = await self._call(scope, receive)
@@ -134,6 +137,18 @@ class Application:
         else:
             result = await asyncio.get_running_loop().run_in_executor(self.executor, handler, tenant, request)
         return service, operation.shape_output(result)
+
+    async def _sts(self, scope: dict[str, Any], receive: Any, send: Any, request_id: str) -> None:
+        """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
+        try:
+            body = await _read_body(receive, self.settings.max_body_bytes, self.settings.request_timeout)
+            caller = self._authenticate(scope, body)
+            answer = sts.answer(body, _headers(scope), caller, self.settings.default_account, request_id)
+        except ServiceError as error:
+            answer = sts.error_answer(error, request_id)
+        await _respond(
+            send, answer.status, answer.body, sts.CONTENT_TYPE, {b"x-amzn-requestid": request_id.encode()}
+        )
 
     def _route(self, target: wire.Target) -> tuple[Service, ApiOperation]:
         service = self.services.get(target.prefix)
