@@ -178,6 +178,12 @@ def test_unsigned_and_incomplete_requests(secured):
         "POST", "/", b'{"ImageName": 5}', {**headers, "X-Amz-Target": "SageMaker.X"}
     )
     assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")
+    # Refused before anything else, but still in the language of the API named: Cloud Control's is 1.0.
+    status, body = secured.request(
+        "POST", "/", b"{}", {**headers, "X-Amz-Target": "CloudApiService.ListResources"}
+    )
+    assert (status, body["__type"]) == (403, "MissingAuthenticationTokenException")
+    assert secured.last_headers["content-type"] == "application/x-amz-json-1.0"
     for authorization in (
         "AWS4-HMAC-SHA256 Credential=AKIDADMIN/20261123/us-east-1/sagemaker/aws4_request",
         "Bearer token",

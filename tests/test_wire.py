@@ -245,3 +245,39 @@ def test_body_limit(server):
     status, body = call(server, "ListImages", b'{"NameContains": "' + b"a" * (2 * 1024 * 1024) + b'"}')
     assert status == 413
     assert body["__type"] == "RequestEntityTooLargeException"
+
+
+CLOUDCONTROL_JSON = "application/x-amz-json-1.0"
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "code"),
+    [
+        ("GetResource", {"TypeName": "AWS::Nope::Thing", "Identifier": "x"}, "TypeNotFoundException"),
+        ("GetResource", b"{not json", "SerializationException"),
+        ("GetResource", {"TypeName": 5}, "SerializationException"),
+        ("GetResource", {}, "ValidationException"),
+        ("NoSuchOperation", {}, "UnknownOperationException"),
+        ("DescribeImage", {}, "UnknownOperationException"),
+    ],
+)
+def test_cloud_control_errors_are_written_as_its_successes_are(server, account, operation, body, code):
+    """Cloud Control speaks AWS JSON 1.0: its errors carry that content type too, not SageMaker's 1.1."""
+    status, answer = call(server, operation, body, target_prefix="CloudApiService", account=account)
+    assert status == 400
+    assert answer["__type"] == code
+    assert server.last_headers["content-type"] == CLOUDCONTROL_JSON
+    assert server.last_headers["x-amzn-errortype"] == code
+    assert len(server.last_headers["x-amzn-requestid"]) == 36
+
+
+def test_requests_naming_no_served_api_are_answered_in_json_1_1(server):
+    for headers in ({"X-Amz-Target": "Nobody.ListThings"}, {}):
+        status, answer = server.request("POST", "/", b"{}", headers)
+        assert (status, answer["__type"]) == (400, "UnknownOperationException")
+        assert server.last_headers["content-type"] == SAGEMAKER_JSON
+    status, answer = server.request(
+        "GET", "/elsewhere", None, {"X-Amz-Target": "CloudApiService.GetResource"}
+    )
+    assert (status, answer["__type"]) == (404, "UnknownOperationException")
+    assert server.last_headers["content-type"] == CLOUDCONTROL_JSON

@@ -1,5 +1,8 @@
 """The ASGI application: ``POST /`` dispatch to the AWS APIs, and ``GET /_health``.
 
+What the endpoint answers is ``Application.routes``, tried in order (``protocol/asgi.py``); the last
+route answers anything as an AWS JSON call, so an unknown request gets the error AWS would give.
+
 A request is read, authenticated, routed by its X-Amz-Target and validated on the event loop; the
 operation itself (database work) runs on a thread pool so a slow commit never stalls other
 connections — except SQLite reads, cheaper to answer in place (``services.READ_OPERATIONS``).
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,6 +22,7 @@ from sagemaker_images import __version__
 from sagemaker_images.config import Settings
 from sagemaker_images.errors import SerializationException, ServiceError
 from sagemaker_images.protocol import sts, wire
+from sagemaker_images.protocol.asgi import Receive, Request, Response, Route, Scope, Send, respond
 from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.protocol.sigv4 import SignedRequest
@@ -44,6 +49,12 @@ class Application:
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
         self.reads_on_loop = False
         self.ready = False
+        # Tried in order; the first route that takes a request answers it. The last takes anything.
+        self.routes: list[Route] = [
+            Route("health", _is_get("/_health"), self._health),
+            Route("sts", _is_sts_query, self._sts),
+            Route("aws-json", lambda request: True, self._aws_json),
+        ]
 
     def start(self) -> None:
         if self.database is None:
@@ -58,14 +69,14 @@ class Application:
         if self.database is not None:
             self.database.dispose()
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -81,74 +92,87 @@ class Application:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        method, path = scope["method"], scope["path"]
-        if path == "/_health" and method in ("GET", "HEAD"):
-            body = orjson.dumps({"status": "ok" if self.ready else "starting", "version": __version__})
-            await _respond(send, 200 if self.ready else 503, body, b"application/json", {})
-            return
-        request_id = wire.new_request_id()
-        if method == "POST" and path == "/" and sts.is_query_request(_headers(scope)):
-            await self._sts(scope, receive, send, request_id)
-            return
-        service: Service | None = None
-        try:
-            service, result = await self._call(scope, receive)
-            payload, status, extra = wire.success_body(result), 200, {}
-        except ServiceError as error:
-            payload, status = wire.error_body(error), error.status
-            extra = {b"x-amzn-errortype": error.code.encode()}
-        except Exception:
-            log.exception("request %s failed", request_id)
-            error = ServiceError(_INTERNAL_FAILURE, code="InternalFailure", status=500)
-            payload, status = wire.error_body(error), 500
-            extra = {b"x-amzn-errortype": b"InternalFailure"}
-        extra[b"x-amzn-requestid"] = request_id.encode()
-        json_version = service.api.json_version if service is not None else "1.1"
-        await _respond(send, status, payload, wire.content_type(json_version), extra)
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        for route in self.routes:
+            if route.matches(request):
+                await route.answer(request, send)
+                return
 
-    async def _call(self, scope: dict[str, Any], receive: Any) -> tuple[Service, dict[str, Any]]:
+    async def _health(self, request: Request, send: Send) -> None:
+        body = orjson.dumps({"status": "ok" if self.ready else "starting", "version": __version__})
+        await respond(send, Response(200 if self.ready else 503, body, b"application/json", {}))
+
+    async def _sts(self, request: Request, send: Send) -> None:
+        """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
+        request_id = wire.new_request_id()
+        try:
+            body = await self.read_body(request)
+            caller = self._authenticate(request.scope, body)
+            answer = sts.answer(body, request.headers, caller, self.settings.default_account, request_id)
+        except ServiceError as error:
+            answer = sts.error_answer(error, request_id)
+        headers = {b"x-amzn-requestid": request_id.encode()}
+        await respond(send, Response(answer.status, answer.body, sts.CONTENT_TYPE, headers))
+
+    async def _aws_json(self, request: Request, send: Send) -> None:
+        """Any other request is an AWS JSON call (or answered with the error such a call would get)."""
+        call = wire.Call(wire.new_request_id())
+        try:
+            response = wire.answer(call, await self._call(request, call))
+        except ServiceError as error:
+            response = wire.error_answer(call, error)
+        except Exception:
+            log.exception("request %s failed", call.request_id)
+            failure = ServiceError(_INTERNAL_FAILURE, code="InternalFailure", status=500)
+            response = wire.error_answer(call, failure)
+        await respond(send, response)
+
+    async def _call(self, request: Request, call: wire.Call) -> dict[str, Any]:
         """One API call, in AWS's order: read, authenticate, route, authorise, validate, run, shape."""
-        method, path = scope["method"], scope["path"]
-        if method != "POST" or path != "/":
-            raise wire.UnknownOperationException(f"No operation at {method} {path}.", status=404)
-        headers = _headers(scope)
-        limit = self.settings.max_body_bytes
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            # Refused before a byte of it is read: a client cannot make the server buffer it.
-            raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
-        body = await _read_body(receive, limit, self.settings.request_timeout)
-        caller = self._authenticate(scope, body)
+        headers = request.headers
+        # The API a request names decides how everything about it is written, errors included.
+        target = wire.peek_target(headers.get("x-amz-target"))
+        if target is not None and (named := self.services.get(target.prefix)) is not None:
+            call.service, call.operation, call.json_version = (
+                named.name,
+                target.operation,
+                named.api.json_version,
+            )
+        if request.method != "POST" or request.path != "/":
+            raise wire.UnknownOperationException(
+                f"No operation at {request.method} {request.path}.", status=404
+            )
+        body = await self.read_body(request)
+        caller = self._authenticate(request.scope, body)
         target = wire.parse_target(headers.get("x-amz-target"))
         service, operation = self._route(target)
         params = wire.parse_body(body)
         if caller is not None:
             caller.authorize(service.api.signing_name, target.operation, params)
-        request = operation.validate(params)
+        validated = operation.validate(params)
         if caller is not None:
-            caller.authorize_roles(service.api.signing_name, request)
+            caller.authorize_roles(service.api.signing_name, validated)
             tenant = caller.tenant
         else:
             tenant = tenant_from_authorization(headers.get("authorization"), self.settings.default_account)
         handler = service.handlers[target.operation]
         if self.reads_on_loop and target.operation in READ_OPERATIONS:
-            result = handler(tenant, request)
+            result = handler(tenant, validated)
         else:
-            result = await asyncio.get_running_loop().run_in_executor(self.executor, handler, tenant, request)
-        return service, operation.shape_output(result)
+            result = await asyncio.get_running_loop().run_in_executor(
+                self.executor, handler, tenant, validated
+            )
+        return operation.shape_output(result)
 
-    async def _sts(self, scope: dict[str, Any], receive: Any, send: Any, request_id: str) -> None:
-        """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
-        try:
-            body = await _read_body(receive, self.settings.max_body_bytes, self.settings.request_timeout)
-            caller = self._authenticate(scope, body)
-            answer = sts.answer(body, _headers(scope), caller, self.settings.default_account, request_id)
-        except ServiceError as error:
-            answer = sts.error_answer(error, request_id)
-        await _respond(
-            send, answer.status, answer.body, sts.CONTENT_TYPE, {b"x-amzn-requestid": request_id.encode()}
-        )
+    async def read_body(self, request: Request) -> bytes:
+        """The body of ``request``, within the size and time limits every endpoint keeps."""
+        limit = self.settings.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            # Refused before a byte of it is read: a client cannot make the server buffer it.
+            raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+        return await read_body(request.receive, limit, self.settings.request_timeout)
 
     def _route(self, target: wire.Target) -> tuple[Service, ApiOperation]:
         service = self.services.get(target.prefix)
@@ -163,7 +187,7 @@ class Application:
             raise wire.UnknownOperationException(f"Unknown operation {target.operation!r}.")
         return service, operation
 
-    def _authenticate(self, scope: dict[str, Any], body: bytes) -> Caller | None:
+    def _authenticate(self, scope: Scope, body: bytes) -> Caller | None:
         if self.authenticator is None:
             return None
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -172,11 +196,15 @@ class Application:
         return self.authenticator.authenticate(request)
 
 
-def _headers(scope: dict[str, Any]) -> dict[str, str]:
-    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+def _is_get(path: str) -> Callable[[Request], bool]:
+    return lambda request: request.path == path and request.method in ("GET", "HEAD")
 
 
-async def _read_body(receive: Any, limit: int, timeout: float) -> bytes:
+def _is_sts_query(request: Request) -> bool:
+    return request.method == "POST" and request.path == "/" and sts.is_query_request(request.headers)
+
+
+async def read_body(receive: Receive, limit: int, timeout: float) -> bytes:
     chunks: list[bytes] = []
     size = 0
     deadline = asyncio.get_running_loop().time() + timeout
@@ -198,12 +226,3 @@ async def _read_body(receive: Any, limit: int, timeout: float) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-async def _respond(
-    send: Any, status: int, body: bytes, content_type: bytes, extra: dict[bytes, bytes]
-) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    headers.extend(extra.items())
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -2,6 +2,10 @@
 
 ``POST /`` with ``X-Amz-Target: <Prefix>.<Operation>``; errors are ``{"__type": Code, "message": ...}``
 with the status the code carries, plus ``x-amzn-ErrorType`` and ``x-amzn-RequestId`` headers.
+
+A ``Call`` follows one request through the server: once its target names a served API it records the
+API's JSON version, and both the answer and any error are written by ``answer``/``error_answer`` from
+it, so an API speaking 1.0 (Cloud Control) answers errors in 1.0 as it answers successes.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import orjson
 
 from sagemaker_images.errors import SerializationException, ServiceError
+from sagemaker_images.protocol.asgi import Response
 
 
 class UnknownOperationException(ServiceError):
@@ -35,6 +40,20 @@ class RequestTimeoutException(ServiceError):
     status = 408
 
 
+# What an endpoint answers before the target names an API: AWS JSON 1.1, as SageMaker speaks.
+DEFAULT_JSON_VERSION = "1.1"
+
+
+@dataclass(slots=True)
+class Call:
+    """What is known of one API call, filled in as it is answered."""
+
+    request_id: str
+    service: str = ""  # the served API's name, once the target names one
+    operation: str = ""
+    json_version: str = DEFAULT_JSON_VERSION
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     prefix: str
@@ -42,8 +61,16 @@ class Target:
 
 
 def parse_target(header: str | None) -> Target:
-    if not header or "." not in header:
+    target = peek_target(header)
+    if target is None:
         raise UnknownOperationException("Missing or malformed X-Amz-Target header.")
+    return target
+
+
+def peek_target(header: str | None) -> Target | None:
+    """The target a request names, or None; no error, so the API is known before anything is refused."""
+    if not header or "." not in header:
+        return None
     prefix, _, operation = header.rpartition(".")
     return Target(prefix, operation)
 
@@ -65,7 +92,20 @@ def new_request_id() -> str:
 
 
 def content_type(json_version: str) -> bytes:
-    return f"application/x-amz-json-{json_version}".encode()
+    return _CONTENT_TYPES.get(json_version) or f"application/x-amz-json-{json_version}".encode()
+
+
+_CONTENT_TYPES = {version: f"application/x-amz-json-{version}".encode() for version in ("1.0", "1.1")}
+
+
+def answer(call: Call, result: dict[str, Any]) -> Response:
+    headers = {b"x-amzn-requestid": call.request_id.encode()}
+    return Response(200, success_body(result), content_type(call.json_version), headers)
+
+
+def error_answer(call: Call, error: ServiceError) -> Response:
+    headers = {b"x-amzn-errortype": error.code.encode(), b"x-amzn-requestid": call.request_id.encode()}
+    return Response(error.status, error_body(error), content_type(call.json_version), headers)
 
 
 def success_body(result: dict[str, Any]) -> bytes:

@@ -1,0 +1,59 @@
+"""The few ASGI pieces the endpoint is built from: a request, a response and a route.
+
+``server.Application.routes`` is an ordered list of ``Route``: the first whose ``matches`` accepts a
+request answers it. A new kind of request (another protocol, an operator's page) is one more route.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class Request:
+    """One HTTP request: its request line, its headers (lower-case names, as ASGI gives them) and body."""
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self.receive = receive
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+
+    @cached_property
+    def headers(self) -> dict[str, str]:
+        return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    content_type: bytes
+    headers: dict[bytes, bytes] = field(default_factory=dict)
+
+
+Endpoint = Callable[[Request, Send], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A kind of request the server answers: which requests it takes, and the coroutine answering them."""
+
+    name: str
+    matches: Callable[[Request], bool]
+    answer: Endpoint
+
+
+async def respond(send: Send, response: Response) -> None:
+    body = response.body
+    headers = [(b"content-type", response.content_type), (b"content-length", str(len(body)).encode())]
+    headers.extend(response.headers.items())
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
