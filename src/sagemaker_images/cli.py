@@ -52,6 +52,15 @@ _SERVE_OPTIONS: list[tuple[str, dict]] = [
         },
     ),
     (
+        "archive-after",
+        {
+            "type": float,
+            "metavar": "SECONDS",
+            "help": "how long an image version set TO_BE_ARCHIVED waits before it reads ARCHIVED "
+            "(default 7776000: three months, as AWS)",
+        },
+    ),
+    (
         "reject-concurrent-version-creates",
         {
             "action": "store_const",

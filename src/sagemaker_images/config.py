@@ -26,6 +26,8 @@ class Settings:
     # Regular expressions that make transitions fail, for testing failure handling.
     fail_images: str = ""
     fail_base_images: str = ""
+    # Seconds after which a version set TO_BE_ARCHIVED reads ARCHIVED (AWS: "after three months").
+    archive_after: float = 7776000.0
     # AWS's own answer to concurrent CreateImageVersion calls on one image: ResourceInUse.
     reject_concurrent_version_creates: bool = False
     max_images: int = 0

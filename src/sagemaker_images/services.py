@@ -60,6 +60,7 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         delay=settings.transition_delay,
         fail_images=regex.compile(settings.fail_images) if settings.fail_images else None,
         fail_base_images=regex.compile(settings.fail_base_images) if settings.fail_base_images else None,
+        archive_after=settings.archive_after,
     )
     options = RegistryOptions(
         max_images=settings.max_images or None,

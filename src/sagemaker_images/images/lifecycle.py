@@ -5,6 +5,10 @@ poll (boto3's waiters). Here a transition is written once — ``status`` now, ``
 ``settles_at`` on — and every reader, in any replica, derives the same status from the clock. With
 the default delay of 0 a transition has settled before the first poll.
 
+A version's ``VendorGuidance`` has a clock too: AWS archives versions set ``TO_BE_ARCHIVED`` "after
+three months" (``--archive-after``). The moment is stored with the guidance (``archives_at``) and the
+ARCHIVED value derived from it, the same way.
+
 Failures are reachable on purpose, for users who test their failure handling: images whose name,
 or versions whose base image, match a configured pattern end their transitions in ``*_FAILED``.
 """
@@ -22,6 +26,11 @@ UPDATING = "UPDATING"
 DELETING = "DELETING"
 DELETED = "DELETED"  # never shown: the resource is gone
 
+TO_BE_ARCHIVED = "TO_BE_ARCHIVED"
+ARCHIVED = "ARCHIVED"
+# "Custom image versions that are set to be archived are automatically archived after three months."
+THREE_MONTHS = 90 * 24 * 3600.0
+
 # In-progress status -> (status on success, status on failure)
 _OUTCOMES = {
     CREATING: (CREATED, "CREATE_FAILED"),
@@ -35,6 +44,7 @@ class LifecyclePolicy:
     delay: float = 0.0
     fail_images: regex.Pattern[str] | None = None
     fail_base_images: regex.Pattern[str] | None = None
+    archive_after: float = THREE_MONTHS
 
     def image_fails(self, name: str) -> bool:
         return self.fail_images is not None and self.fail_images.fullmatch(name) is not None
@@ -52,6 +62,30 @@ class LifecyclePolicy:
             "settles_at": now + self.delay,
             "failure_reason": failure_reason,
         }
+
+    def guidance(self, value: str | None, now: float, row: Any = None) -> dict[str, Any]:
+        """The columns of a version whose VendorGuidance is set to ``value`` now (``row``: as it was).
+
+        Setting TO_BE_ARCHIVED starts the wait, unless the version already waits: saying it again
+        does not postpone the archiving.
+        """
+        archives_at = None
+        if value == TO_BE_ARCHIVED:
+            waiting = row is not None and vendor_guidance(row, now) == TO_BE_ARCHIVED
+            archives_at = row["archives_at"] if waiting else now + self.archive_after
+        return {"vendor_guidance": value, "archives_at": archives_at}
+
+
+def vendor_guidance(row: Any, now: float) -> str | None:
+    """The VendorGuidance a version row shows at ``now``: TO_BE_ARCHIVED reads ARCHIVED once due.
+
+    Only the value changes: what else archiving does in AWS ("not searchable and no longer actively
+    supported") is not part of these operations, so the version is listed and described as before.
+    """
+    value = row["vendor_guidance"]
+    if value == TO_BE_ARCHIVED and row["archives_at"] is not None and now >= row["archives_at"]:
+        return ARCHIVED
+    return value
 
 
 @dataclass(frozen=True, slots=True)

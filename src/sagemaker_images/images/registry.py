@@ -27,6 +27,7 @@ from sagemaker_images.images.lifecycle import (
     UPDATING,
     LifecyclePolicy,
     observe,
+    vendor_guidance,
 )
 from sagemaker_images.store import Database
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
@@ -41,9 +42,9 @@ MAX_TAGS = 50
 _VERSIONABLE = frozenset({CREATED, "UPDATE_FAILED"})
 _BEING = {CREATING: "created", UPDATING: "updated", DELETING: "deleted"}
 
-# API member name -> column, for the version metadata CreateImageVersion and UpdateImageVersion share.
+# API member name -> column, for the version metadata CreateImageVersion and UpdateImageVersion share
+# (VendorGuidance besides, which has a clock: ``LifecyclePolicy.guidance``).
 _VERSION_FIELDS = {
-    "VendorGuidance": "vendor_guidance",
     "JobType": "job_type",
     "MLFramework": "ml_framework",
     "ProgrammingLang": "programming_lang",
@@ -243,6 +244,7 @@ class ImageRegistry:
                 "base_image": base_image,
                 "created_at": now,
                 **_version_fields(request),
+                **self.policy.guidance(request.get("VendorGuidance"), now),
                 **self.policy.begin(CREATING, now, failure),
             }
             q.insert_version(values)
@@ -261,6 +263,7 @@ class ImageRegistry:
             # The image a CREATED version resolves to; an ECR digest in AWS, the base image here.
             "ContainerImage": row["base_image"] if summary["ImageVersionStatus"] == CREATED else None,
             **{member: row[column] for member, column in _VERSION_FIELDS.items()},
+            "VendorGuidance": vendor_guidance(row, now),
         }
 
     def update_image_version(self, tenant: Tenant, request: Request) -> Response:
@@ -288,6 +291,8 @@ class ImageRegistry:
             values = {
                 column: request[member] for member, column in _VERSION_FIELDS.items() if member in request
             }
+            if "VendorGuidance" in request:
+                values |= self.policy.guidance(request["VendorGuidance"], now, row)
             # A version has no UPDATING status: the change is complete when the call returns.
             values |= {
                 "status": seen.status,

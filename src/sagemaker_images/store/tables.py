@@ -48,6 +48,8 @@ image_versions = sa.Table(
     sa.Column("client_token", sa.String(36), nullable=False),
     sa.Column("base_image", sa.String(255), nullable=False),
     sa.Column("vendor_guidance", sa.String(32)),
+    # When a TO_BE_ARCHIVED version reads ARCHIVED (set with the guidance, from ``--archive-after``).
+    sa.Column("archives_at", sa.Float),
     sa.Column("job_type", sa.String(32)),
     sa.Column("ml_framework", sa.String(128)),
     sa.Column("programming_lang", sa.String(128)),
