@@ -47,6 +47,13 @@ REALISTIC: dict[tuple[str, str], Any] = {
     ("sagemaker", "ReleaseNotes"): "First release",
     ("sagemaker", "ImageVersionNumber"): 1,
     ("sagemaker", "ResourceArn"): "arn:aws:sagemaker:us-east-1:{account}:image/conformance-image",
+    ("sagemaker", "AppImageConfigName"): "conformance-config",
+    ("sagemaker", "KernelName"): "python3",
+    ("sagemaker", "KernelDisplayName"): "Python 3",
+    ("sagemaker", "MountPath"): "/home/sagemaker-user",
+    # The only identities AWS accepts (AppImageConfigs); others are a domain ValidationException.
+    ("sagemaker", "DefaultUid"): 1000,
+    ("sagemaker", "DefaultGid"): 100,
     ("cloudcontrol", "TypeName"): "AWS::SageMaker::Image",
     ("cloudcontrol", "TypeVersionId"): "00000001",
     ("cloudcontrol", "RoleArn"): "arn:aws:iam::{account}:role/CloudControlRole",
@@ -65,6 +72,7 @@ BY_OPERATION: dict[tuple[str, str], Any] = {
     ("CreateImage", "ImageName"): "new-conformance-image",
     ("CreateImageVersion", "SageMakerImageVersionAlias"): "latest-build",
     ("UpdateImageVersion", "SageMakerImageVersionAlias"): "stable",
+    ("CreateAppImageConfig", "AppImageConfigName"): "new-conformance-config",
 }
 # Members whose values only the server makes; variants that carry one may be refused as invalid.
 OPAQUE = frozenset({"NextToken"})
@@ -133,6 +141,9 @@ class Generator:
             return 1700000000
         if kind == "list":
             return [self.realistic(shape.member, full=full)]
+        if kind == "map":
+            key = self._string_of_length(shape.key, max(shape.key.metadata.get("min", 1), 1)) or "k"
+            return {key: self.realistic(shape.value, full=full)}
         if kind == "structure":
             return self.structure(shape, full=full)
         raise AssertionError(f"no realistic value for {shape.name} ({kind})")
@@ -320,6 +331,27 @@ class Generator:
                     "Member must not be null",
                 )
                 yield from self._member_variants(request, (*path, 0), shape.member)
+        elif kind == "map" and isinstance(current, dict) and current:
+            key, item = next(iter(current.items()))
+            high = shape.metadata.get("max")
+            if high is not None:
+                entries = {f"{key}{i}": item for i in range(high)}
+                yield Variant(f"{label}: {high} entries (max)", put(entries), ACCEPTED)
+                yield Variant(
+                    f"{label}: {high + 1} entries (max+1)",
+                    put({**entries, f"{key}{high}": item}),
+                    INVALID,
+                    label,
+                    f"Member must have length less than or equal to {high}",
+                )
+            yield Variant(
+                f"{label}: a null value",
+                put({key: None}),
+                INVALID,
+                f"{label}.{key}",
+                "Member must not be null",
+            )
+            yield from self._member_variants(request, (*path, key), shape.value)
         elif kind == "structure":
             for name, member in shape.members.items():
                 if isinstance(current, dict) and name in current:

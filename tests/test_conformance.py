@@ -2,7 +2,8 @@
 raw HTTP to a real server, each response checked against the operation's output or error shapes.
 
 Every variant runs in a fresh account holding the realistic resources its request names (image
-``conformance-image`` with version 1 aliased ``stable``; for Cloud Control, a request token), so valid
+``conformance-image`` with version 1 aliased ``stable``, AppImageConfig ``conformance-config``; for
+Cloud Control, a request token), so valid
 variants reach the domain and are answered for real. Each test reports "N/N variants pass" for its
 operation; with SAGEMAKER_IMAGES_REPORT_DIR set, the lines are also appended to
 ``conformance.txt`` there (docs/reliability.md quotes them).
@@ -16,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from sagemaker_images.app_image_configs.registry import OPERATIONS as APP_IMAGE_CONFIG_OPERATIONS
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
@@ -35,7 +37,7 @@ SERVICES = {
     "sagemaker": ("SageMaker", "application/x-amz-json-1.1"),
     "cloudcontrol": ("CloudApiService", "application/x-amz-json-1.0"),
 }
-CASES = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS] + [
+CASES = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS + APP_IMAGE_CONFIG_OPERATIONS] + [
     ("cloudcontrol", op) for op in CLOUDCONTROL_OPERATIONS
 ]
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "Exception:", "/src/")
@@ -72,6 +74,10 @@ def prepare_account(server, service: str) -> dict[str, str]:
             "ClientToken": "setup",
             "Aliases": ["stable"],
         },
+    )
+    assert status == 200
+    status, _ = call(
+        server, "sagemaker", "CreateAppImageConfig", account, {"AppImageConfigName": "conformance-config"}
     )
     assert status == 200
     context = {"account": account, "token": "0" * 36}

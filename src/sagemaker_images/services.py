@@ -11,6 +11,7 @@ from typing import Any
 
 import regex
 
+from sagemaker_images.app_image_configs import registry as app_image_configs
 from sagemaker_images.cloudcontrol.schema import schema_for
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.cloudcontrol.service import CloudControl
@@ -40,6 +41,7 @@ READ_OPERATIONS = frozenset(
         # Cloud Control
         "GetResource",
     }
+    | app_image_configs.READ_OPERATIONS
 )
 
 SCHEMA_TYPES = ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")
@@ -68,9 +70,11 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
     )
     registry = ImageRegistry(database, policy, options)
-    sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS)
+    configs = app_image_configs.AppImageConfigRegistry(database)
+    sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS + app_image_configs.OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
-    sagemaker = {name: database.retrying(operation) for name, operation in registry.operations().items()}
+    operations = registry.operations() | configs.operations()
+    sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
     cloudcontrol = CloudControl(sagemaker, database, sagemaker_api)
     cloudcontrol.tracker.start()

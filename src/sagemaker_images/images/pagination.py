@@ -63,15 +63,24 @@ class Window:
         return cls(listing, key, request.get("MaxResults", default_size), after)
 
     @classmethod
-    def sorted(cls, operation: str, request: dict[str, Any], sort_keys: dict[str, tuple[str, ...]]) -> Window:
-        """A listing sorted by ``SortBy`` (default CREATION_TIME) and ``SortOrder`` (default DESCENDING)."""
-        sort = request.get("SortBy", "CREATION_TIME")
-        order = request.get("SortOrder", "DESCENDING")
+    def sorted(
+        cls,
+        operation: str,
+        request: dict[str, Any],
+        sort_keys: dict[str, tuple[str, ...]],
+        *,
+        default_sort: str = "CREATION_TIME",
+        default_order: str = "DESCENDING",
+    ) -> Window:
+        """A listing sorted by ``SortBy`` and ``SortOrder``, whose values and defaults vary by operation
+        (``CREATION_TIME``/``DESCENDING`` for images, ``CreationTime``/``Descending`` for others)."""
+        sort = request.get("SortBy", default_sort)
+        order = request.get("SortOrder", default_order)
         return cls.of(f"{operation}/{sort}/{order}", request, key=sort_keys[sort], default_size=10)
 
     @property
     def descending(self) -> bool:
-        return self.listing.endswith("/DESCENDING")
+        return self.listing.upper().endswith("/DESCENDING")
 
     @property
     def first_after(self) -> Any:

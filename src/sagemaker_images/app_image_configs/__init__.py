@@ -1,0 +1,1 @@
+"""AppImageConfigs: how Studio runs a SageMaker image (kernels, file system, container entrypoint)."""
