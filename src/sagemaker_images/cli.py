@@ -6,119 +6,11 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import Field
+from typing import Any
 
-from sagemaker_images import __version__
+from sagemaker_images import __version__, config
 from sagemaker_images.config import Settings, default_database_url
-
-_SERVE_OPTIONS: list[tuple[str, dict]] = [
-    ("host", {"help": "address to listen on (default 127.0.0.1)"}),
-    ("port", {"type": int, "help": "port to listen on (default 8750)"}),
-    (
-        "db",
-        {
-            "metavar": "URL",
-            "help": "sqlite:///PATH or postgresql://USER@HOST/DB (default: an SQLite file "
-            "in the user data directory)",
-        },
-    ),
-    (
-        "default-account",
-        {
-            "metavar": "ID",
-            "help": "account of callers whose access key is not a 12-digit account id (default 000000000000)",
-        },
-    ),
-    (
-        "transition-delay",
-        {
-            "type": float,
-            "metavar": "SECONDS",
-            "help": "how long CREATING, UPDATING and "
-            "DELETING last (default 0: settled before the first poll)",
-        },
-    ),
-    (
-        "fail-images",
-        {
-            "metavar": "REGEX",
-            "help": "images whose name matches end every transition in *_FAILED (to test failure handling)",
-        },
-    ),
-    (
-        "fail-base-images",
-        {
-            "metavar": "REGEX",
-            "help": "image versions whose BaseImage matches end in CREATE_FAILED / DELETE_FAILED",
-        },
-    ),
-    (
-        "archive-after",
-        {
-            "type": float,
-            "metavar": "SECONDS",
-            "help": "how long an image version set TO_BE_ARCHIVED waits before it reads ARCHIVED "
-            "(default 7776000: three months, as AWS)",
-        },
-    ),
-    (
-        "reject-concurrent-version-creates",
-        {
-            "action": "store_const",
-            "const": True,
-            "help": "answer a CreateImageVersion while another version of the image is CREATING "
-            "with ResourceInUse, as AWS does (default: serialise them, each gets its own number)",
-        },
-    ),
-    (
-        "max-images",
-        {
-            "type": int,
-            "metavar": "N",
-            "help": "images per account and region before ResourceLimitExceeded (default 0: no limit)",
-        },
-    ),
-    (
-        "max-versions-per-image",
-        {
-            "type": int,
-            "metavar": "N",
-            "help": "versions per image before ResourceLimitExceeded (default 0: no limit)",
-        },
-    ),
-    (
-        "max-body-bytes",
-        {"type": int, "metavar": "N", "help": "largest accepted request body (default 1048576)"},
-    ),
-    (
-        "request-timeout",
-        {
-            "type": float,
-            "metavar": "SECONDS",
-            "help": "time a client has to send a request's headers, and again its body (default 60)",
-        },
-    ),
-    (
-        "auth",
-        {
-            "choices": ["none", "sigv4"],
-            "help": "none (default): any credentials are accepted, for local testing; sigv4: verify "
-            "every request's AWS Signature Version 4 against --credentials (see docs/security.md)",
-        },
-    ),
-    (
-        "credentials",
-        {
-            "metavar": "FILE",
-            "help": "TOML (.toml) or JSON file of access keys: secret, account, optional allowed actions",
-        },
-    ),
-    (
-        "threads",
-        {"type": int, "metavar": "N", "help": "threads running database work per process (default 8)"},
-    ),
-    ("workers", {"type": int, "metavar": "N", "help": "server processes sharing the port (default 1)"}),
-    ("log-level", {"choices": ["debug", "info", "warning", "error"], "help": "log level (default info)"}),
-]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -136,14 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the server. Every option can also be set with an environment variable "
         "SAGEMAKER_IMAGES_<OPTION> (for example SAGEMAKER_IMAGES_PORT=9000); flags win.",
     )
-    for name, options in _SERVE_OPTIONS:
-        env = Settings.env_name(name.replace("-", "_"))
-        serve.add_argument(
-            f"--{name}",
-            dest=name.replace("-", "_"),
-            default=None,
-            **{**options, "help": f"{options['help']} [env {env}]"},
-        )
+    for setting in config.settings():
+        _add_setting(serve, setting)
 
     db = commands.add_parser("db", help="manage the database schema")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -153,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_transfer_commands(commands)
     return parser
+
+
+def _add_setting(parser: argparse.ArgumentParser, setting: Field[Any]) -> None:
+    """A ``serve`` flag from a setting's declaration in config.py (default None: unset, not overriding)."""
+    meta = setting.metadata
+    text = meta["help"].replace("`", "").replace("%", "%%")
+    default = config.shown_default(setting).replace("%", "%%")
+    help_text = f"{text} (default {default}) [env {Settings.env_name(setting.name)}]"
+    options: dict[str, Any] = {"dest": setting.name, "default": None, "help": help_text}
+    kind = config.kind(setting)
+    if kind is bool:
+        options.update(action="store_const", const=True)
+    else:
+        options.update(type=kind, metavar=meta["metavar"], choices=meta["choices"])
+    parser.add_argument(config.flag(setting), **options)
 
 
 def _add_transfer_commands(commands: argparse._SubParsersAction) -> None:
