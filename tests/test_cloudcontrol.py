@@ -382,6 +382,7 @@ def test_image_version_lifecycle(cc, sagemaker, account, role_arn):
         "ContainerImage": "repo/img:1",
         "Version": 1,
         "JobType": "TRAINING",
+        "Horovod": False,  # DescribeImageVersion answers it even when never set
     }  # Aliases is write-only: never read back
     assert "Aliases" not in json.loads(done["ResourceModel"])
     assert sagemaker.list_aliases(ImageName="Versioned", Version=1)["SageMakerImageVersionAliases"] == [

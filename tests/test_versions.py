@@ -67,11 +67,13 @@ def test_optional_members_are_omitted(sagemaker, image):
         "MLFramework",
         "ProgrammingLang",
         "Processor",
-        "Horovod",
         "ReleaseNotes",
         "FailureReason",
     ):
         assert member not in version
+    # As SageMaker answers (an AWS-written fixture of a real DescribeImageVersion answer,
+    # amazon-sagemaker-jupyter-scheduler's MOCK_DESCRIBE_IMAGE_VERSION): Horovod reads false.
+    assert version["Horovod"] is False
 
 
 def test_numbers_count_up_and_are_never_reused(sagemaker, image):
@@ -324,3 +326,18 @@ def test_list_aliases_filters_and_pages(sagemaker, image):
     with pytest.raises(ClientError) as excinfo:
         sagemaker.list_aliases(ImageName="nope")
     assert error_of(excinfo)[0] == "ResourceNotFound"
+
+
+def test_list_aliases_without_max_results_answers_in_one_call(sagemaker, image):
+    # Terraform reads a version's aliases with one ListAliases call and never follows NextToken.
+    aliases = sorted(f"alias-{n:02}" for n in range(25))
+    sagemaker.create_image_version(ImageName=image, BaseImage=BASE, Aliases=aliases)
+    single = sagemaker.list_aliases(ImageName=image, Version=1)
+    assert single["SageMakerImageVersionAliases"] == aliases
+    assert "NextToken" not in single
+    assert sagemaker.list_aliases(ImageName=image)["SageMakerImageVersionAliases"] == aliases
+    # An explicit MaxResults still pages.
+    first = sagemaker.list_aliases(ImageName=image, Version=1, MaxResults=10)
+    assert first["SageMakerImageVersionAliases"] == aliases[:10]
+    rest = sagemaker.list_aliases(ImageName=image, Version=1, MaxResults=100, NextToken=first["NextToken"])
+    assert rest["SageMakerImageVersionAliases"] == aliases[10:]

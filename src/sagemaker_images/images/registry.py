@@ -38,6 +38,10 @@ Request = dict[str, Any]
 Response = dict[str, Any]
 
 MAX_TAGS = 50
+# ListAliases' default page size is undocumented. Terraform reads a version's aliases with one call and
+# never follows NextToken, so without MaxResults one page holds every alias asked for (a bound that
+# still fits a 32-bit SQL LIMIT once the look-ahead row is added).
+ALL_ALIASES = 2**31 - 2
 # A version can be taken only from an image that is not mid-transition and did not fail to create.
 _VERSIONABLE = frozenset({CREATED, "UPDATE_FAILED"})
 _BEING = {CREATING: "created", UPDATING: "updated", DELETING: "deleted"}
@@ -264,6 +268,9 @@ class ImageRegistry:
             "ContainerImage": row["base_image"] if summary["ImageVersionStatus"] == CREATED else None,
             **{member: row[column] for member, column in _VERSION_FIELDS.items()},
             "VendorGuidance": vendor_guidance(row, now),
+            # SageMaker answers Horovod false for a version created without it (an AWS-written
+            # fixture of a real answer shows it); the string metadata stays absent when unset.
+            "Horovod": bool(row["horovod"]),
         }
 
     def update_image_version(self, tenant: Tenant, request: Request) -> Response:
@@ -338,7 +345,7 @@ class ImageRegistry:
 
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        window = pagination.Window.of("ListAliases", request, key=(), default_size=10)
+        window = pagination.Window.of("ListAliases", request, key=(), default_size=ALL_ALIASES)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             version = request.get("Version")
