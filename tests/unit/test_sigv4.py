@@ -203,7 +203,14 @@ def test_cloudcontrol_needs_the_resource_handler_permissions():
     needed = authorization.required_actions(
         "cloudcontrolapi", "CreateResource", {"TypeName": "AWS::SageMaker::Image"}, schemas.get
     )
-    assert needed == ["cloudformation:CreateResource", "sagemaker:CreateImage", "iam:PassRole"]
+    assert needed == [
+        "cloudformation:CreateResource",
+        "sagemaker:CreateImage",
+        "sagemaker:DescribeImage",
+        "iam:PassRole",
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
+    ]
     needed = authorization.required_actions(
         "cloudcontrolapi", "ListResources", {"TypeName": "AWS::SageMaker::ImageVersion"}, schemas.get
     )
