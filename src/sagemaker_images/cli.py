@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import Field
 from typing import Any
 
-from sagemaker_images import __version__, config
+from sagemaker_images import __version__, access_log, config
 from sagemaker_images.config import Settings, default_database_url
 
 
@@ -104,12 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "db_command")}
     settings = Settings.from_environment(**overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    access_log.configure(settings.log_level, settings.log_format)
     if args.command == "serve":
         from sagemaker_images.serve import serve
 

@@ -106,6 +106,19 @@ class Settings:
     log_level: str = option(
         "info", "`debug`, `info`, `warning` or `error`", choices=("debug", "info", "warning", "error")
     )
+    log_format: str = option(
+        "text",
+        "`text`: human-readable lines; `json`: one JSON object per line and an access record per API "
+        "call (request id, API, operation, account, region, status, error code, duration)",
+        choices=("text", "json"),
+    )
+    console_secret: str = option(
+        "",
+        "key of the console's session cookies and CSRF tokens (prefer the environment variable); "
+        "give every replica behind one load balancer the same",
+        metavar="SECRET",
+        shown="random per start",
+    )
 
     def database_url(self) -> str:
         return self.db or default_database_url()

@@ -1,4 +1,6 @@
-"""The ASGI application: ``POST /`` dispatch to the AWS APIs, and ``GET /_health``.
+"""The ASGI application: ``POST /`` dispatch to the AWS APIs, the console at ``/console``, and the
+operators' endpoints ``GET /_health`` (the process is up), ``GET /_ready`` (and its database answers)
+and ``GET /metrics``.
 
 What the endpoint answers is ``Application.routes``, tried in order (``protocol/asgi.py``); the last
 route answers anything as an AWS JSON call, so an unknown request gets the error AWS would give.
@@ -12,15 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
 
-from sagemaker_images import __version__
+from sagemaker_images import __version__, access_log
 from sagemaker_images.config import Settings
-from sagemaker_images.errors import SerializationException, ServiceError
+from sagemaker_images.console.app import API_PATH as CONSOLE_API
+from sagemaker_images.console.app import SECURITY_HEADERS, Console
+from sagemaker_images.errors import SerializationException, ServiceError, ServiceUnavailable
+from sagemaker_images.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from sagemaker_images.metrics import UNKNOWN, Metrics
 from sagemaker_images.protocol import sts, wire
 from sagemaker_images.protocol.asgi import Receive, Request, Response, Route, Scope, Send, respond
 from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
@@ -29,6 +36,8 @@ from sagemaker_images.protocol.sigv4 import SignedRequest
 from sagemaker_images.services import READ_OPERATIONS, Service, build_authenticator, build_services
 from sagemaker_images.shapes.model import ApiOperation
 from sagemaker_images.store import Database, open_database
+from sagemaker_images.store.resource_requests import ResourceRequests
+from sagemaker_images.tenancy import Tenant
 
 log = logging.getLogger("sagemaker_images")
 
@@ -49,10 +58,16 @@ class Application:
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
         self.reads_on_loop = False
         self.ready = False
+        self.metrics = Metrics()
+        self.console = Console(self.authenticator, settings.default_account, settings.console_secret)
         # Tried in order; the first route that takes a request answers it. The last takes anything.
         self.routes: list[Route] = [
             Route("health", _is_get("/_health"), self._health),
+            Route("ready", _is_get("/_ready"), self._ready),
+            Route("metrics", _is_get("/metrics"), self._metrics),
+            Route("console", _is_console_page, self._console),
             Route("sts", _is_sts_query, self._sts),
+            # The console's calls (POST /console/api) are AWS JSON calls too, from a console session.
             Route("aws-json", lambda request: True, self._aws_json),
         ]
 
@@ -61,7 +76,13 @@ class Application:
             self.database = open_database(self.settings.database_url())
         self.services = build_services(self.settings, self.database)
         self.reads_on_loop = self.database.is_sqlite
+        self.metrics.watch_database(self.database, self._cloudcontrol_counts)
         self.ready = True
+
+    def _cloudcontrol_counts(self) -> dict[str, int]:
+        assert self.database is not None
+        with self.database.read() as q:
+            return ResourceRequests(q.conn, postgres=q.postgres).count_by_status()
 
     def stop(self) -> None:
         self.ready = False
@@ -103,6 +124,30 @@ class Application:
         body = orjson.dumps({"status": "ok" if self.ready else "starting", "version": __version__})
         await respond(send, Response(200 if self.ready else 503, body, b"application/json", {}))
 
+    async def _ready(self, request: Request, send: Send) -> None:
+        """Ready to serve: started, and the database answers a query now (unlike /_health)."""
+        state: dict[str, str] = {"status": "ok" if self.ready else "starting", "version": __version__}
+        ready = self.ready
+        if ready:
+            assert self.database is not None
+            try:
+                await asyncio.get_running_loop().run_in_executor(self.executor, self.database.ping)
+                state["database"] = "ok"
+            except ServiceUnavailable:
+                ready = False
+                state.update(status="unavailable", database="unreachable")
+        await respond(send, Response(200 if ready else 503, orjson.dumps(state), b"application/json", {}))
+
+    async def _metrics(self, request: Request, send: Send) -> None:
+        # Off the event loop: the scrape reads figures from the database.
+        body = await asyncio.get_running_loop().run_in_executor(self.executor, self.metrics.exposition)
+        await respond(send, Response(200, body, METRICS_CONTENT_TYPE, {}))
+
+    async def _console(self, request: Request, send: Send) -> None:
+        response = await self.console.handle(request, lambda: self.read_body(request))
+        response.headers.update(SECURITY_HEADERS)
+        await respond(send, response)
+
     async def _sts(self, request: Request, send: Send) -> None:
         """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
         request_id = wire.new_request_id()
@@ -117,16 +162,51 @@ class Application:
 
     async def _aws_json(self, request: Request, send: Send) -> None:
         """Any other request is an AWS JSON call (or answered with the error such a call would get)."""
+        started = time.perf_counter()
         call = wire.Call(wire.new_request_id())
+        error_code = ""
+        self.metrics.in_flight.inc()
         try:
             response = wire.answer(call, await self._call(request, call))
         except ServiceError as error:
-            response = wire.error_answer(call, error)
+            response, error_code = wire.error_answer(call, error), error.code
         except Exception:
             log.exception("request %s failed", call.request_id)
             failure = ServiceError(_INTERNAL_FAILURE, code="InternalFailure", status=500)
-            response = wire.error_answer(call, failure)
+            response, error_code = wire.error_answer(call, failure), failure.code
+        finally:
+            self.metrics.in_flight.dec()
+        if request.path == CONSOLE_API:
+            response.headers.update(SECURITY_HEADERS)
+            response.headers[b"cache-control"] = b"no-store"
         await respond(send, response)
+        self._record(request, call, response.status, error_code, time.perf_counter() - started)
+
+    def _record(
+        self, request: Request, call: wire.Call, status: int, error_code: str, seconds: float
+    ) -> None:
+        """The call in /metrics (bounded labels only) and in the access log."""
+        # Only names this server serves become labels; whatever else a caller sends is "unknown".
+        served = next((s for s in self.services.values() if s.name == call.service), None)
+        api = served.name if served is not None else UNKNOWN
+        operation = (
+            call.operation if served is not None and call.operation in served.api.operations else UNKNOWN
+        )
+        self.metrics.observe(api, operation, status, error_code, seconds)
+        client = request.scope.get("client")
+        access_log.log_call(
+            request_id=call.request_id,
+            api=api,
+            operation=operation,
+            account=call.account,
+            region=call.region,
+            status=status,
+            error_code=error_code,
+            seconds=seconds,
+            method=request.method,
+            path=request.path,
+            client=client[0] if client else "",
+        )
 
     async def _call(self, request: Request, call: wire.Call) -> dict[str, Any]:
         """One API call, in AWS's order: read, authenticate, route, authorise, validate, run, shape."""
@@ -139,13 +219,19 @@ class Application:
                 target.operation,
                 named.api.json_version,
             )
-        if request.method != "POST" or request.path != "/":
+        if request.method != "POST" or request.path not in ("/", CONSOLE_API):
             raise wire.UnknownOperationException(
                 f"No operation at {request.method} {request.path}.", status=404
             )
         body = await self.read_body(request)
-        caller = self._authenticate(request.scope, body)
-        target = wire.parse_target(headers.get("x-amz-target"))
+        given_tenant: Tenant | None = None
+        if request.path == CONSOLE_API:
+            # The console session stands in for a signature; from here on it is any API call.
+            target = wire.parse_target(headers.get("x-amz-target"))
+            caller, given_tenant = self.console.caller(headers, target)
+        else:
+            caller = self._authenticate(request.scope, body)
+            target = wire.parse_target(headers.get("x-amz-target"))
         service, operation = self._route(target)
         params = wire.parse_body(body)
         if caller is not None:
@@ -155,7 +241,10 @@ class Application:
             caller.authorize_roles(service.api.signing_name, validated)
             tenant = caller.tenant
         else:
-            tenant = tenant_from_authorization(headers.get("authorization"), self.settings.default_account)
+            tenant = given_tenant or tenant_from_authorization(
+                headers.get("authorization"), self.settings.default_account
+            )
+        call.account, call.region = tenant.account, tenant.region
         handler = service.handlers[target.operation]
         if self.reads_on_loop and target.operation in READ_OPERATIONS:
             result = handler(tenant, validated)
@@ -198,6 +287,11 @@ class Application:
 
 def _is_get(path: str) -> Callable[[Request], bool]:
     return lambda request: request.path == path and request.method in ("GET", "HEAD")
+
+
+def _is_console_page(request: Request) -> bool:
+    path = request.path
+    return (path == "/console" or path.startswith("/console/")) and path != CONSOLE_API
 
 
 def _is_sts_query(request: Request) -> bool:

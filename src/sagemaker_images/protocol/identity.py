@@ -27,7 +27,9 @@ def _credential_scope(authorization: str) -> tuple[str, str]:
     if len(parts) < 3:
         return parts[0], ""
     region = parts[2]
-    # Region names are short lowercase words with dashes; anything else is not a region.
-    if not (0 < len(region) <= 32 and all(c.isalnum() or c == "-" for c in region) and region.isascii()):
-        region = ""
-    return parts[0], region.lower()
+    return parts[0], region.lower() if is_region_name(region) else ""
+
+
+def is_region_name(region: str) -> bool:
+    """Region names are short words with dashes; anything else is not a region."""
+    return 0 < len(region) <= 32 and region.isascii() and all(c.isalnum() or c == "-" for c in region)

@@ -52,6 +52,9 @@ class Call:
     service: str = ""  # the served API's name, once the target names one
     operation: str = ""
     json_version: str = DEFAULT_JSON_VERSION
+    # Who called, once known (for the access log).
+    account: str = ""
+    region: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,6 +186,27 @@ class Database:
             except sa.exc.DBAPIError:  # no alembic_version table yet
                 return None
 
+    def ping(self) -> None:
+        """One round trip to the database; ServiceUnavailable if it does not answer (readiness)."""
+        with self._connection() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+
+    def pool_figures(self) -> dict[str, int]:
+        """This process's connection pool: its size, connections lent out now, idle, and overflow."""
+        pool = self.engine.pool
+        figures = {}
+        for state, reading in (
+            ("size", "size"),
+            ("checked_out", "checkedout"),
+            ("idle", "checkedin"),
+            ("overflow", "overflow"),
+        ):
+            method = getattr(pool, reading, None)
+            if callable(method):
+                # QueuePool counts overflow from -size (no overflow connection yet); report them as 0.
+                figures[state] = max(int(method()), 0)
+        return figures
+
     def describe(self) -> str:
         """Where the state lives, for logs (no password)."""
         return self.engine.url.render_as_string(hide_password=True)

@@ -41,6 +41,11 @@ class GroupCommit:
         self._queue = threading.Lock()  # guards _waiting
         self._waiting = 0
         self._group: _Group | None = None
+        # Figures for /metrics, only changed by the writer holding the turn.
+        self.commits = 0
+        self.committed_writes = 0
+        self.failed_commits = 0
+        self.largest_group = 0
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:
@@ -85,9 +90,13 @@ class GroupCommit:
 
     def _commit(self, group: _Group) -> None:
         self._group = None
+        self.commits += 1
+        self.largest_group = max(self.largest_group, group.members)
         try:
             group.conn.commit()
+            self.committed_writes += group.members
         except BaseException as exc:
+            self.failed_commits += 1
             group.failure = exc
             with contextlib.suppress(Exception):
                 group.conn.rollback()

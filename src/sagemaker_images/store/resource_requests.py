@@ -135,6 +135,11 @@ class ResourceRequests:
         query = query.order_by(requests.c.created_at.desc(), requests.c.request_token.desc()).limit(limit)
         return self.conn.execute(query).mappings().all()
 
+    def count_by_status(self) -> dict[str, int]:
+        """Stored requests of every tenant by status (for /metrics: a handful of rows, never names)."""
+        query = sa.select(requests.c.status, sa.func.count()).group_by(requests.c.status)
+        return {status: count for status, count in self.conn.execute(query)}
+
     def purge(self, before: float) -> None:
         self.conn.execute(
             sa.delete(requests).where(requests.c.created_at < before, requests.c.status.notin_(UNFINISHED))
