@@ -19,6 +19,8 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 access = logging.getLogger(ACCESS_LOGGER)
+# Whether calls are logged: only in JSON form (the text form keeps today's quiet default).
+_enabled = False
 
 
 class JsonFormatter(logging.Formatter):
@@ -47,8 +49,8 @@ def configure(level: str, log_format: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # One record per call only in JSON form; the text form keeps today's quiet default.
-    access.disabled = log_format != "json"
+    global _enabled
+    _enabled = log_format == "json"
 
 
 def log_call(
@@ -65,7 +67,7 @@ def log_call(
     path: str,
     client: str,
 ) -> None:
-    if access.disabled or not access.isEnabledFor(logging.INFO):
+    if not _enabled or not access.isEnabledFor(logging.INFO):
         return
     fields = {
         "request_id": request_id,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import secrets
 
 import uvicorn
 
+from sagemaker_images import access_log
 from sagemaker_images.config import Settings
 from sagemaker_images.protocol import http_limits
 from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
@@ -19,6 +23,7 @@ log = logging.getLogger("sagemaker_images")
 def create_app() -> Application:
     """Factory for uvicorn workers: each process opens its own database connections."""
     settings = Settings.from_environment()
+    access_log.configure(settings.log_level, settings.log_format)
     http_limits.configure(head_timeout=settings.request_timeout)
     return Application(settings)
 
@@ -49,6 +54,9 @@ def serve(settings: Settings) -> int:
             settings.credentials,
         )
     http_limits.configure(head_timeout=settings.request_timeout)
+    if not settings.console_secret:
+        # One key for every worker process, so a console session is valid whichever one answers.
+        settings = dataclasses.replace(settings, console_secret=secrets.token_urlsafe(32))
     common = {
         "host": settings.host,
         "port": settings.port,
@@ -59,6 +67,8 @@ def serve(settings: Settings) -> int:
         "http": LimitedHttpToolsProtocol,
         "loop": "uvloop",
         "timeout_graceful_shutdown": 10,
+        # JSON logs: leave logging as access_log.configure set it (uvicorn's records become JSON too).
+        **({"log_config": None} if settings.log_format == "json" else {}),
     }
     if settings.workers > 1:
         _export(settings)
@@ -70,9 +80,6 @@ def serve(settings: Settings) -> int:
 
 def _export(settings: Settings) -> None:
     """Hand the effective settings to worker processes through their environment."""
-    import dataclasses
-    import os
-
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
         if field.name == "db":
