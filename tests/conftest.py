@@ -3,7 +3,9 @@
 Every end-to-end test runs against SQLite and against PostgreSQL. Tests share one server per backend
 and stay apart by calling as their own AWS account (a random 12-digit access key id is the account).
 PostgreSQL tests skip with the reason when no server answers at 127.0.0.1:5432, unless
-SAGEMAKER_IMAGES_REQUIRE_POSTGRES=1 (as in CI), where they fail instead.
+SAGEMAKER_IMAGES_REQUIRE_POSTGRES=1 (as in CI), where they fail instead. Browser tests drive the
+system's Chromium (Debian's ``chromium``) with Playwright and skip the same way without it, unless
+SAGEMAKER_IMAGES_REQUIRE_BROWSER=1.
 """
 
 from __future__ import annotations
@@ -79,6 +81,42 @@ def start_server(database_url: str, artifacts: Path) -> Iterator[Callable[..., S
     yield start
     for process in started:
         process.stop()
+
+
+CHROMIUM = os.environ.get("SAGEMAKER_IMAGES_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """The system's Chromium under Playwright (nothing is downloaded: the browser is Debian's)."""
+    reason = None
+    if not Path(CHROMIUM).exists():
+        reason = f"no Chromium at {CHROMIUM} (apt-get install -y chromium)"
+    else:
+        try:
+            import playwright.sync_api
+        except ImportError:
+            reason = "the playwright package is not installed (pip install -e '.[test]')"
+    if reason is not None:
+        if os.environ.get("SAGEMAKER_IMAGES_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"a browser is required here: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 def new_account() -> str:

@@ -183,7 +183,8 @@ function showError(form, error) {
     input.setAttribute("aria-invalid", "true");
     const message = $(`#${CSS.escape(input.id)}-error`, form);
     if (message) {
-      const own = error.message.split(/;\s*/).filter((part) => part.toLowerCase().includes(`at '${member}`));
+      const parts = error.message.replace(/^\d+ validation errors? detected:\s*/, "").split(/;\s*/);
+      const own = parts.filter((part) => part.toLowerCase().includes(`at '${member}`));
       message.textContent = (own.length ? own : [error.message]).join("; ");
       message.hidden = false;
     }
