@@ -38,6 +38,14 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// Append children, skipping the null / false of optional parts (DOM append would print "null").
+function fill(el, ...children) {
+  for (const child of children.flat(Infinity)) {
+    if (child !== null && child !== undefined && child !== false) el.append(child);
+  }
+  return el;
+}
+
 const $ = (selector, root = document) => root.querySelector(selector);
 let uid = 0;
 const nextId = (prefix) => `${prefix}-${++uid}`;
@@ -305,7 +313,7 @@ function renderSignIn(message) {
   const form = h("form", { class: "panel form", novalidate: true });
   const key = h("input", { type: "text", autocomplete: "username", spellcheck: "false", "data-member": "AccessKeyId" });
   const secret = h("input", { type: "password", autocomplete: "current-password", "data-member": "SecretAccessKey" });
-  form.append(
+  fill(form, 
     formAlert(),
     message ? h("p", { class: "alert alert-info" }, message) : null,
     field("Access key ID", key),
@@ -460,7 +468,7 @@ function renderCreateImage() {
   const form = h("form", { class: "panel form", novalidate: true });
   const tags = h("div", { class: "tags" });
   const addTag = tagRows(tags);
-  form.append(
+  fill(form, 
     formAlert(),
     h("h2", {}, "Image properties"),
     field("Image name", textInput("ImageName", { required: true, maxlength: 63 }),
@@ -638,7 +646,7 @@ async function renderImage(name) {
         h("td", { "data-label": "Version" }, owner.has(alias) ? `Version ${owner.get(alias)}` : "-"),
         h("td", { "data-label": "Move to", class: "row-actions" }, target, move));
     });
-    form.append(h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "aliases-table" },
+    fill(form, h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "aliases-table" },
       h("caption", { class: "visually-hidden" }, `Aliases of ${name}`),
       h("thead", {}, h("tr", {}, ["Alias", "Version", "Move to"].map((c) => h("th", { scope: "col" }, c)))),
       h("tbody", {}, rows))));
@@ -672,7 +680,7 @@ async function renderImage(name) {
           announce(`Tag ${tag.Key} removed`);
           await load();
         }) }, "Remove"))));
-    form.append(
+    fill(form, 
       formAlert(),
       tags.length ? h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "tags-table" },
         h("caption", { class: "visually-hidden" }, `Tags of ${name}`),
@@ -694,7 +702,7 @@ async function renderImage(name) {
   function editImage() {
     if (!image) return;
     const form = h("form", { class: "panel form", novalidate: true, "aria-labelledby": "edit-heading" });
-    form.append(
+    fill(form, 
       h("h2", { id: "edit-heading" }, "Edit image"),
       formAlert(),
       field("Display name", textInput("DisplayName", { value: image.DisplayName || "" })),
@@ -731,7 +739,7 @@ async function renderImage(name) {
     const form = h("form", { class: "panel form", novalidate: true, "aria-labelledby": "edit-version-heading" });
     const current = v.Aliases.map((alias) => h("label", { class: "check" },
       h("input", { type: "checkbox", value: alias, "data-remove-alias": true }), ` Remove ${alias}`));
-    form.append(
+    fill(form, 
       h("h2", { id: "edit-version-heading" }, `Edit version ${v.Version}`),
       formAlert(),
       field("Aliases to add", textInput("AliasesToAdd"), "Separate aliases with commas or spaces."),
@@ -835,7 +843,7 @@ function versionParams(form, v = {}) {
 
 function renderCreateVersion(name) {
   const form = h("form", { class: "panel form", novalidate: true });
-  form.append(
+  fill(form, 
     formAlert(),
     field("Base image", textInput("BaseImage", { required: true, placeholder: "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag" }),
       "The container image this version is made from: an ECR URI or a registry path."),
