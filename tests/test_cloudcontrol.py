@@ -229,12 +229,18 @@ def test_patch_refusals(cc, account, role_arn):
     for document in (
         "not json",
         '{"op": "add"}',
-        '[{"op": "remove", "path": "/Absent"}]',
         '[{"op": "jump", "path": "/x"}]',
     ):
         with pytest.raises(ClientError) as excinfo:
             cc.update_resource(TypeName=IMAGE, Identifier=arn, PatchDocument=document)
         assert error_of(excinfo)[0] == "InvalidRequestException"
+    # A path that names nothing, as Cloud Control refuses it (terraform-provider-awscc issue 3235).
+    with pytest.raises(ClientError) as excinfo:
+        update(cc, IMAGE, arn, [{"op": "remove", "path": "/Absent"}])
+    assert error_of(excinfo) == (
+        "ValidationException",
+        "[REMOVE Operation] noSuchPath in source, path provided : //Absent",
+    )
     # Nothing was started by any of them.
     assert (
         cc.list_resource_requests(ResourceRequestStatusFilter={"Operations": ["UPDATE"]})[

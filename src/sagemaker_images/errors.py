@@ -4,6 +4,8 @@ Domain modules subclass it with the codes their API models (``ResourceNotFound``
 layer alone decides how an error is written on the wire.
 """
 
+from collections.abc import Iterable
+
 
 class ServiceError(Exception):
     code: str = "InternalFailure"
@@ -33,3 +35,8 @@ class SerializationException(ServiceError):
     """The body is not JSON, or a member has the wrong JSON type for its shape."""
 
     code = "SerializationException"
+
+
+def java_list(items: Iterable[object]) -> str:
+    """A list as AWS's Java services print one in a message: ``[a, b]`` (never Python's ``['a', 'b']``)."""
+    return "[" + ", ".join(str(item) for item in items) + "]"

@@ -266,14 +266,14 @@ class Application:
     def _route(self, target: wire.Target) -> tuple[Service, ApiOperation]:
         service = self.services.get(target.prefix)
         if service is None:
-            raise wire.UnknownOperationException(f"Unknown service target {target.prefix!r}.")
+            raise wire.UnknownOperationException(f"Unknown service target {target.prefix}.")
         operation = service.api.operations.get(target.operation)
         if operation is None:
             if service.api.is_modelled(target.operation):
                 raise wire.UnsupportedOperation(
                     f"{service.name} operation {target.operation} is not supported by sagemaker-images."
                 )
-            raise wire.UnknownOperationException(f"Unknown operation {target.operation!r}.")
+            raise wire.UnknownOperationException(f"Unknown operation {target.operation}.")
         return service, operation
 
     def _authenticate(self, scope: Scope, body: bytes) -> Caller | None:

@@ -142,10 +142,10 @@ def _everit(error: jsonschema.ValidationError) -> list[str]:
     if kind == "minLength":
         return [f"{where}: expected minLength: {rule}, actual: {len(value)}"]
     if kind == "type":
-        expected = _JAVA_TYPES.get(rule, str(rule)) if isinstance(rule, str) else rule
+        expected = _JAVA_TYPES.get(rule, rule) if isinstance(rule, str) else ", ".join(map(str, rule))
         return [f"{where}: expected type: {expected}, found: {_java_type(value)}"]
     if kind == "enum":
-        return [f"{where}: {value} is not a valid enum value"]
+        return [f"{where}: {_json_text(value)} is not a valid enum value"]
     if kind == "maxItems":
         return [f"{where}: expected maximum item count: {rule}, found: {len(value)}"]
     if kind == "minItems":
@@ -154,7 +154,13 @@ def _everit(error: jsonschema.ValidationError) -> list[str]:
         return [f"{where}: {value} is not greater or equal to {rule}"]
     if kind == "maximum":
         return [f"{where}: {value} is not less or equal to {rule}"]
-    return [f"{where}: {error.message}"]
+    # jsonschema's own texts are Python's (reprs of the value); none of them goes on the wire.
+    return [f"{where}: {_json_text(value)} does not satisfy the {kind} constraint"]
+
+
+def _json_text(value: Any) -> str:
+    """A value as org.json prints it in everit's messages: strings bare, everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _java_type(value: Any) -> str:

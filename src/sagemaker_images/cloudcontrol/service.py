@@ -9,6 +9,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from sagemaker_images.cloudcontrol import patching
 from sagemaker_images.cloudcontrol.errors import (
     HandlerFailure,
     InvalidRequestException,
@@ -121,10 +122,7 @@ class CloudControl:
         schema = handler.schema
         patch = _parse_patch(request["PatchDocument"])
         key, current = self._read(handler, tenant, request["Identifier"])
-        try:
-            desired = patch.apply(current)
-        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
-            raise InvalidRequestException(f"Invalid patch update: {exc}") from None
+        desired = patching.apply(patch, current)
         if not isinstance(desired, dict):
             raise InvalidRequestException("Invalid patch update: the patched model is not a JSON object.")
         create_only = schema.changed(schema.create_only, current, desired)
@@ -234,10 +232,12 @@ def _parse_patch(text: str) -> jsonpatch.JsonPatch:
         raise InvalidRequestException("PatchDocument is not valid JSON.") from None
     if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
         raise InvalidRequestException("PatchDocument must be a JSON array of RFC 6902 operations.")
-    try:
-        return jsonpatch.JsonPatch(operations)
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
-        raise InvalidRequestException(f"Invalid patch update: {exc}") from None
+    for operation in operations:
+        try:
+            jsonpatch.JsonPatch([operation])
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
+            raise patching.refusal(operation, exc) from None
+    return jsonpatch.JsonPatch(operations)
 
 
 def _fingerprint(operation: str, request: Request, **parsed: Any) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sagemaker_images.errors import java_list
 from sagemaker_images.images import pagination
 from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
 from sagemaker_images.images.errors import (
@@ -167,7 +168,7 @@ class ImageRegistry:
         both = sorted(p for p in deleting if p in request)
         if both:
             raise ValidationException(
-                f"The properties {both} cannot be both updated and deleted in the same request."
+                f"The properties {java_list(both)} cannot be both updated and deleted in the same request."
             )
         with self.database.write() as q:
             row = _find_image(q, tenant, request["ImageName"], now, lock=True)
@@ -279,7 +280,9 @@ class ImageRegistry:
         to_delete = list(dict.fromkeys(request.get("AliasesToDelete", ())))
         both = sorted(set(to_add) & set(to_delete))
         if both:
-            raise ValidationException(f"Aliases {both} cannot be both added and deleted in the same request.")
+            raise ValidationException(
+                f"Aliases {java_list(both)} cannot be both added and deleted in the same request."
+            )
         with self.database.write() as q:
             image = _find_image(q, tenant, request["ImageName"], now, lock=True)
             row = _find_version(q, tenant, image, request, now)
@@ -290,7 +293,7 @@ class ImageRegistry:
             attached = q.aliases_taken(image["id"], to_delete)
             missing = [a for a in to_delete if attached.get(a) != number]
             if missing:
-                raise ResourceNotFound(f"Aliases {missing} do not exist for ImageVersion {arn}.")
+                raise ResourceNotFound(f"Aliases {java_list(missing)} do not exist for ImageVersion {arn}.")
             q.delete_aliases(image["id"], number, to_delete)
             _refuse_taken_aliases(q, image, to_add, version=number)
             held = q.aliases_taken(image["id"], to_add)
