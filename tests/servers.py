@@ -102,6 +102,23 @@ class ServerProcess:
         self.stop()
 
 
+def unread_connections(port: int) -> tuple[int, int]:
+    """(established connections to ``port`` on this host, how many of them hold bytes the server has
+    not read yet), from the kernel's socket table: a test can know the server has read what it sent."""
+    established = unread = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port != port or fields[3] != "01":  # 01: ESTABLISHED
+                    continue
+                established += 1
+                unread += int(fields[4].split(":")[1], 16) > 0  # rx_queue
+    return established, unread
+
+
 def postgres_available() -> str | None:
     """None if the test PostgreSQL answers, else why not."""
     try:

@@ -8,6 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.calls import error_of
+
 KERNEL_GATEWAY = {
     "KernelSpecs": [{"Name": "python3", "DisplayName": "Python 3"}, {"Name": "conda-env-r"}],
     "FileSystemConfig": {"MountPath": "/home/sagemaker-user", "DefaultUid": 1000, "DefaultGid": 100},
@@ -17,11 +19,6 @@ CONTAINER = {
     "ContainerEntrypoint": ["entrypoint.sh"],
     "ContainerEnvironmentVariables": {"STAGE": "test", "EMPTY": ""},
 }
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def test_create_describe_update_delete(sagemaker, account):

@@ -17,8 +17,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
-from botocore.exceptions import ClientError
 
+from tests.calls import FAST_WAITER, error_of
 from tests.servers import ServerProcess
 
 ACCOUNT, OTHER_ACCOUNT = "111122223333", "444455556666"
@@ -79,13 +79,6 @@ def client(
         aws_secret_access_key=secret or KEYS.get(key, {}).get("secret", "whatever"),
         config=Config(retries={"max_attempts": 1, "mode": "standard"}),
     )
-
-
-def error_of(call) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call()
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def signed_request(
@@ -151,19 +144,24 @@ def test_the_aws_cli_with_the_right_keys_just_works(secured):
 
 
 def test_wrong_secret_and_unknown_key(secured):
-    assert error_of(lambda: client(secured, "AKIDADMIN", secret="wrong").list_images()) == (
+    assert error_of(
+        status=True, failure=lambda: client(secured, "AKIDADMIN", secret="wrong").list_images()
+    ) == (
         "InvalidSignatureException",
         "The request signature we calculated does not match the signature you provided. Check your AWS "
         "Secret Access Key and signing method. Consult the service documentation for details.",
         403,
     )
-    assert error_of(lambda: client(secured, "AKIDNOBODY").list_images()) == (
+    assert error_of(status=True, failure=lambda: client(secured, "AKIDNOBODY").list_images()) == (
         "UnrecognizedClientException",
         "The security token included in the request is invalid.",
         403,
     )
     # A 12-digit key is no longer an account of its own: it is unknown like any other.
-    assert error_of(lambda: client(secured, "123456789012").list_images())[0] == "UnrecognizedClientException"
+    assert (
+        error_of(status=True, failure=lambda: client(secured, "123456789012").list_images())[0]
+        == "UnrecognizedClientException"
+    )
 
 
 def test_unsigned_and_incomplete_requests(secured):
@@ -228,7 +226,7 @@ def test_allowed_actions_are_enforced(secured):
     reader = client(secured, "AKIDREADER")
     assert reader.describe_image(ImageName="readable")["ImageName"] == "readable"
     assert reader.list_images(NameContains="readable")["Images"]
-    assert error_of(lambda: reader.create_image(ImageName="nope", RoleArn=ROLE)) == (
+    assert error_of(status=True, failure=lambda: reader.create_image(ImageName="nope", RoleArn=ROLE)) == (
         "AccessDeniedException",
         f"User: arn:aws:iam::{ACCOUNT}:user/reader is not authorized to perform: sagemaker:CreateImage "
         "because no identity-based policy allows the sagemaker:CreateImage action",
@@ -242,7 +240,7 @@ def test_allowed_actions_are_enforced(secured):
             Tags=[{"Key": "k", "Value": "v"}],
         ),
     ):
-        assert error_of(call)[0] == "AccessDeniedException"
+        assert error_of(call, status=True)[0] == "AccessDeniedException"
     # Authorisation comes before validation, as in AWS.
     headers, data = signed_request(secured, "CreateImage", {"ImageName": "bad name!"}, key="AKIDREADER")
     status, body = secured.request("POST", "/", data, headers)
@@ -252,23 +250,28 @@ def test_allowed_actions_are_enforced(secured):
 
 def test_pass_role_is_checked_against_the_role_passed(secured):
     no_pass = client(secured, "AKIDNOPASS")
-    code, message, status = error_of(lambda: no_pass.create_image(ImageName="needs-pass", RoleArn=ROLE))
+    code, message, status = error_of(
+        status=True, failure=lambda: no_pass.create_image(ImageName="needs-pass", RoleArn=ROLE)
+    )
     assert (code, status) == ("AccessDeniedException", 403)
     assert f"iam:PassRole on resource: {ROLE}" in message
     admin = client(secured, "AKIDADMIN")
     foreign = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Theirs"
-    assert error_of(lambda: admin.create_image(ImageName="foreign-role", RoleArn=foreign))[0] == (
-        "AccessDeniedException"
-    )
+    assert error_of(
+        status=True, failure=lambda: admin.create_image(ImageName="foreign-role", RoleArn=foreign)
+    )[0] == ("AccessDeniedException")
     scoped = client(secured, "AKIDSCOPED")
     scoped.create_image(ImageName="scoped-ok", RoleArn=ROLE)
     other_role = f"arn:aws:iam::{ACCOUNT}:role/NotAllowed"
-    assert error_of(lambda: scoped.update_image(ImageName="scoped-ok", RoleArn=other_role))[0] == (
-        "AccessDeniedException"
-    )
+    assert error_of(
+        status=True, failure=lambda: scoped.update_image(ImageName="scoped-ok", RoleArn=other_role)
+    )[0] == ("AccessDeniedException")
     scoped.update_image(ImageName="scoped-ok", DisplayName="no role passed")
     for name in ("needs-pass", "foreign-role"):
-        assert error_of(lambda n=name: admin.describe_image(ImageName=n))[0] == "ResourceNotFound"
+        assert (
+            error_of(status=True, failure=lambda n=name: admin.describe_image(ImageName=n))[0]
+            == "ResourceNotFound"
+        )
     assert admin.describe_image(ImageName="scoped-ok")["RoleArn"] == ROLE
 
 
@@ -276,26 +279,28 @@ def test_cloud_control_needs_its_handler_permissions(secured):
     desired = json.dumps({"ImageName": "cc-signed", "ImageRoleArn": ROLE})
     cc_only = client(secured, "AKIDCCONLY", "cloudcontrol")
     code, message, status = error_of(
-        lambda: cc_only.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired)
+        status=True,
+        failure=lambda: cc_only.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired),
     )
     assert (code, status) == ("AccessDeniedException", 403)
     assert "sagemaker:CreateImage" in message
     reader = client(secured, "AKIDREADER", "cloudcontrol")
     assert (
         "cloudformation:ListResources"
-        in error_of(lambda: reader.list_resources(TypeName="AWS::SageMaker::Image"))[1]
+        in error_of(status=True, failure=lambda: reader.list_resources(TypeName="AWS::SageMaker::Image"))[1]
     )
     no_pass = client(secured, "AKIDNOPASS", "cloudcontrol")
     assert (
         "iam:PassRole"
-        in error_of(lambda: no_pass.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired))[
-            1
-        ]
+        in error_of(
+            status=True,
+            failure=lambda: no_pass.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired),
+        )[1]
     )
     admin = client(secured, "AKIDADMIN", "cloudcontrol")
     event = admin.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired)["ProgressEvent"]
     admin.get_waiter("resource_request_success").wait(
-        RequestToken=event["RequestToken"], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        RequestToken=event["RequestToken"], WaiterConfig=FAST_WAITER
     )
     identifier = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:image/cc-signed"
     assert admin.get_resource(TypeName="AWS::SageMaker::Image", Identifier=identifier)["ResourceDescription"]
@@ -306,9 +311,10 @@ def test_cloud_control_needs_its_handler_permissions(secured):
     )
     assert (
         error_of(
-            lambda: scoped.update_resource(
+            status=True,
+            failure=lambda: scoped.update_resource(
                 TypeName="AWS::SageMaker::Image", Identifier=identifier, PatchDocument=patch
-            )
+            ),
         )[0]
         == "AccessDeniedException"
     )
@@ -317,7 +323,10 @@ def test_cloud_control_needs_its_handler_permissions(secured):
 def test_accounts_come_from_the_keys(secured):
     client(secured, "AKIDADMIN").create_image(ImageName="mine-only", RoleArn=ROLE)
     other = client(secured, "AKIDOTHER")
-    assert error_of(lambda: other.describe_image(ImageName="mine-only"))[0] == "ResourceNotFound"
+    assert (
+        error_of(status=True, failure=lambda: other.describe_image(ImageName="mine-only"))[0]
+        == "ResourceNotFound"
+    )
     assert other.list_images(NameContains="mine-only")["Images"] == []
     # Another key of the same account sees the same images.
     assert client(secured, "AKIDREADER").describe_image(ImageName="mine-only")["ImageName"] == "mine-only"

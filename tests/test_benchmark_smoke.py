@@ -12,6 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.long
 @pytest.mark.skipif(
     shutil.which("wrk") is None, reason="the harness drives servers with wrk (apt-get install wrk)"
 )

@@ -7,10 +7,10 @@ import contextlib
 import json
 import time
 
-import orjson
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from tests.calls import FAST_WAITER, error_of, raw_call
 from tests.conftest import client_for
 
 IMAGE = "AWS::SageMaker::Image"
@@ -18,19 +18,12 @@ VERSION = "AWS::SageMaker::ImageVersion"
 EVENT_MEMBERS = {"TypeName", "RequestToken", "Operation", "OperationStatus", "EventTime"}
 
 
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-def wait(cc, event: dict, attempts: int = 30) -> dict:
+def wait(cc, event: dict) -> dict:
     """The request's final ProgressEvent, reached through boto3's own waiter."""
     token = event["RequestToken"]
     # FAILED and CANCEL_COMPLETE end the waiter with an error: the caller asserts on the event.
     with contextlib.suppress(WaiterError):
-        cc.get_waiter("resource_request_success").wait(
-            RequestToken=token, WaiterConfig={"Delay": 1, "MaxAttempts": attempts}
-        )
+        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAITER)
     return cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
 
 
@@ -543,7 +536,7 @@ def test_create_failed_is_general_service_exception(start_server, account, role_
 
 
 def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn):
-    server = start_server("--transition-delay", "3")
+    server = start_server("--transition-delay", "1")
     cc = client_for(server.endpoint, account, "cloudcontrol")
     sagemaker = client_for(server.endpoint, account)
 
@@ -587,22 +580,22 @@ def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn
     assert cancelled["OperationStatus"] == "CANCEL_COMPLETE"
     with pytest.raises(WaiterError):
         cc.get_waiter("resource_request_success").wait(
-            RequestToken=first["RequestToken"], WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+            RequestToken=first["RequestToken"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 2}
         )
     # Cancelling stops the request, not SageMaker's own update; once that is over the image is free.
-    sagemaker.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    sagemaker.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
     later = wait(cc, cc.delete_resource(TypeName=IMAGE, Identifier=arn)["ProgressEvent"])
     assert later["OperationStatus"] == "SUCCESS"
 
 
 def test_requests_survive_a_restart(start_server, account, role_arn):
-    first = start_server("--transition-delay", "3")
+    first = start_server("--transition-delay", "1")
     cc = client_for(first.endpoint, account, "cloudcontrol")
     started = create(cc, IMAGE, {"ImageName": "survivor", "ImageRoleArn": role_arn})
     assert started["OperationStatus"] == "IN_PROGRESS"
     first.kill()
 
-    second = start_server("--transition-delay", "3")
+    second = start_server("--transition-delay", "1")
     cc = client_for(second.endpoint, account, "cloudcontrol")
     done = wait(cc, started)
     assert done["OperationStatus"] == "SUCCESS"
@@ -616,13 +609,7 @@ def test_requests_survive_a_restart(start_server, account, role_arn):
 
 
 def call(server, operation: str, body, account: str) -> tuple[int, dict]:
-    headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"CloudApiService.{operation}",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20261123/us-east-1/cloudcontrolapi/aws4_request, "
-        "SignedHeaders=host, Signature=abc",
-    }
-    return server.request("POST", "/", orjson.dumps(body), headers)
+    return raw_call(server, operation, body, service="cloudcontrol", account=account)
 
 
 def test_wire(server, account):

@@ -14,7 +14,6 @@ import os
 import signal
 import socket
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +21,9 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.calls import wait_until
 from tests.conftest import new_account
-from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
+from tests.servers import ServerProcess, fresh_postgres_database, postgres_available, unread_connections
 from tests.store_checks import inconsistencies
 
 pytestmark = pytest.mark.long
@@ -139,14 +139,6 @@ def port_closed(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def missing_writes(port: int, acked: Acked) -> list[str]:
     """Every acknowledged write that a server on ``port`` cannot show."""
     missing = []
@@ -187,7 +179,7 @@ def test_kill_9_under_concurrent_writes_loses_no_acknowledged_write_sqlite(tmp_p
         server = ServerProcess(url, log_path=tmp_path / "server.log").start()
         load = WriteLoad([server.port], threads=16, prefix=f"c{cycle}", acked=acked).start()
         target = acked.total() + 150
-        wait_for(lambda t=target: acked.total() >= t, 120, "acknowledged writes")
+        wait_until(lambda t=target: acked.total() >= t, 120, "acknowledged writes")
         server.kill()  # SIGKILL while 16 writers are mid-request
         kills += 1
         load.join()
@@ -223,12 +215,12 @@ def test_kill_9_of_a_postgres_replica_loses_nothing_and_the_other_serves_on(tmp_
                     [victim.port, survivor.port], threads=16, prefix=f"p{cycle}", acked=acked
                 ).start()
                 target = acked.total() + 200
-                wait_for(lambda t=target: acked.total() >= t, 120, "acknowledged writes")
+                wait_until(lambda t=target: acked.total() >= t, 120, "acknowledged writes")
                 victim.kill()
                 kills += 1
                 # The survivor keeps acknowledging writes while its peer is dead.
                 during = acked.total()
-                wait_for(lambda d=during: acked.total() >= d + 50, 60, "writes on the surviving replica")
+                wait_until(lambda d=during: acked.total() >= d + 50, 60, "writes on the surviving replica")
                 load.join()
                 assert load.errors[survivor.port] == [], load.errors[survivor.port][:5]
                 victim.start()
@@ -275,11 +267,11 @@ def test_sigterm_drains_in_flight_requests_and_exits_cleanly(tmp_path):
         ).encode()
         sock.sendall(head + body[: len(body) // 2])
         in_flight.append((sock, body[len(body) // 2 :]))
-    time.sleep(0.5)  # let the server read every request line and headers
+    # Every request line and header read by the server (nothing left in the sockets' receive queues).
+    wait_until(lambda: unread_connections(server.port) == (32, 0), 10, "the server to read 32 request heads")
     server.process.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
     # No new connections once draining has begun.
-    wait_for(lambda: port_closed(server.port), 10, "the listening socket to close")
+    wait_until(lambda: port_closed(server.port), 10, "the listening socket to close")
     statuses = []
     for sock, rest in in_flight:
         sock.sendall(rest)
@@ -317,7 +309,7 @@ def test_sigterm_exits_within_a_bound_even_if_a_client_never_finishes(tmp_path):
     stuck.sendall(
         b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: SageMaker.ListImages\r\nContent-Length: 100\r\n\r\n{"
     )
-    time.sleep(0.3)
+    wait_until(lambda: unread_connections(server.port) == (1, 0), 10, "the server to read the request head")
     server.process.send_signal(signal.SIGTERM)
     try:
         server.process.wait(20)  # uvicorn's graceful-shutdown timeout is 10 s
@@ -420,7 +412,7 @@ def test_database_cut_off_answers_retryable_503_and_recovers_by_itself(tmp_path)
                 assert server.request("GET", "/_health")[0] == 200  # the process itself is fine
                 proxy.restore()
                 # Recovery needs no restart: the pool replaces the dropped connections.
-                wait_for(
+                wait_until(
                     lambda: call(server.port, account, "DescribeImage", {"ImageName": "before"})[0] == 200,
                     30,
                     "recovery",

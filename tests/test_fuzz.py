@@ -4,7 +4,8 @@ plus garbage bodies, content types, targets and headers, then a store consistenc
 Properties, for every input: never a 5xx; an error is always ``{"__type", "message"}`` with no
 traceback or internal detail; a 200 conforms to the operation's output shape. After the run the
 store is consistent (tests/store_checks.py), every list call still answers, and the server's log
-holds no traceback. SAGEMAKER_IMAGES_FUZZ_EXAMPLES sets the examples per operation (default 100).
+holds no traceback. The default run tries 15 examples per operation; the long run (``-m long``) tries
+SAGEMAKER_IMAGES_FUZZ_EXAMPLES (default 100).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.servers import ServerProcess
 from tests.store_checks import inconsistencies
 
 EXAMPLES = int(os.environ.get("SAGEMAKER_IMAGES_FUZZ_EXAMPLES", "100"))
+QUICK_EXAMPLES = 15
 ACCOUNT = "555555555555"
 TARGETS = {"sagemaker": "SageMaker", "cloudcontrol": "CloudApiService"}
 CONTENT_TYPES = {"sagemaker": "application/x-amz-json-1.1", "cloudcontrol": "application/x-amz-json-1.0"}
@@ -185,12 +187,12 @@ CASES = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS] + [
 ]
 
 
-def fuzz_operation(server, context, service: str, operation: str) -> None:
+def fuzz_operation(server, context, service: str, operation: str, examples: int) -> None:
     model = load_service(service).operation_model(operation)
     requests = strategy(service, operation, model.input_shape, context)
     extras = st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=2)
 
-    @FUZZ_SETTINGS
+    @settings(FUZZ_SETTINGS, max_examples=examples)
     @given(request=requests, extra=extras)
     def run(request: dict[str, Any], extra: dict[str, Any]) -> None:
         body = {**extra, **request}
@@ -200,7 +202,7 @@ def fuzz_operation(server, context, service: str, operation: str) -> None:
     run()
 
 
-def fuzz_raw(server) -> None:
+def fuzz_raw(server, examples: int) -> None:
     services = st.sampled_from(sorted(TARGETS))
     # Header values stay valid HTTP (printable ASCII); broken HTTP itself is test_malformed_http's.
     printable = st.characters(min_codepoint=32, max_codepoint=126)
@@ -224,7 +226,7 @@ def fuzz_raw(server) -> None:
     )
     header_text = st.text(alphabet=printable, max_size=60)
 
-    @FUZZ_SETTINGS
+    @settings(FUZZ_SETTINGS, max_examples=examples)
     @given(
         service=services, operation=operations, body=bodies, content_type=content_types, target=header_text
     )
@@ -237,7 +239,7 @@ def fuzz_raw(server) -> None:
 
     run()
 
-    @FUZZ_SETTINGS
+    @settings(FUZZ_SETTINGS, max_examples=examples)
     @given(authorization=header_text, target=header_text, body=bodies)
     def garbage_headers(authorization: str, target: str, body: bytes) -> None:
         tried["inputs"] += 1
@@ -249,11 +251,15 @@ def fuzz_raw(server) -> None:
     garbage_headers()
 
 
-def test_fuzz_every_operation_then_the_store_is_consistent(fuzzed):
+@pytest.mark.parametrize(
+    "examples",
+    [pytest.param(QUICK_EXAMPLES, id="quick"), pytest.param(EXAMPLES, id="thorough", marks=pytest.mark.long)],
+)
+def test_fuzz_every_operation_then_the_store_is_consistent(fuzzed, examples):
     server, context, path = fuzzed
     for service, operation in CASES:
-        fuzz_operation(server, context, service, operation)
-    fuzz_raw(server)
+        fuzz_operation(server, context, service, operation, examples)
+    fuzz_raw(server, examples)
 
     # The server still answers every list call, for the fuzzed account.
     status, _ = server.request("GET", "/_health")

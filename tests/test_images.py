@@ -8,12 +8,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.calls import error_of
 from tests.conftest import client_for, new_account
-
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
-    error = excinfo.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def test_create_describe_and_waiter(sagemaker, account, role_arn):

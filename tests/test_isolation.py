@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from tests.calls import FAST_WAITER
 from tests.conftest import client_for, new_account
 
 IMAGE = "AWS::SageMaker::Image"
@@ -29,9 +30,7 @@ def code_of(call) -> str:
 
 def settle(cc, token: str) -> dict:
     with contextlib.suppress(WaiterError):
-        cc.get_waiter("resource_request_success").wait(
-            RequestToken=token, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-        )
+        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAITER)
     return cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
 
 

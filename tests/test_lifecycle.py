@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from tests.calls import FAST_WAITER, error_of
 from tests.conftest import client_for
-from tests.test_images import error_of
-
-FAST = {"Delay": 1, "MaxAttempts": 8}
-
-
-def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached"
-        time.sleep(0.1)
 
 
 @pytest.fixture
 def slow(start_server, account):
-    """A server whose transitions take two seconds."""
-    return client_for(start_server("--transition-delay", "2").endpoint, account)
+    """A server whose transitions take a second (time enough to see each in progress on a busy machine)."""
+    return client_for(start_server("--transition-delay", "1").endpoint, account)
 
 
 def test_transitions_take_the_configured_delay(slow, role_arn, account):
@@ -42,14 +31,14 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
         slow.delete_image(ImageName="slow")
     assert error_of(excinfo)[0] == "ResourceInUse"
 
-    slow.get_waiter("image_created").wait(ImageName="slow", WaiterConfig=FAST)
+    slow.get_waiter("image_created").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
     image = slow.describe_image(ImageName="slow")
     assert image["ImageStatus"] == "CREATED"
     assert image["LastModifiedTime"] > image["CreationTime"]
 
     slow.update_image(ImageName="slow", Description="changed")
     assert slow.describe_image(ImageName="slow")["ImageStatus"] == "UPDATING"
-    slow.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig=FAST)
+    slow.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
 
     slow.create_image_version(ImageName="slow", BaseImage="b")
     version = slow.describe_image_version(ImageName="slow")
@@ -58,7 +47,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
     with pytest.raises(ClientError) as excinfo:
         slow.update_image_version(ImageName="slow", Version=1, AliasesToAdd=["a"])
     assert error_of(excinfo)[0] == "ResourceInUse"
-    slow.get_waiter("image_version_created").wait(ImageName="slow", Version=1, WaiterConfig=FAST)
+    slow.get_waiter("image_version_created").wait(ImageName="slow", Version=1, WaiterConfig=FAST_WAITER)
     assert slow.describe_image_version(ImageName="slow")["ContainerImage"] == "b"
 
     slow.delete_image_version(ImageName="slow", Version=1)
@@ -67,7 +56,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
         slow.delete_image_version(ImageName="slow", Version=1)
     arn = f"arn:aws:sagemaker:us-east-1:{account}:image-version/slow/1"
     assert error_of(excinfo) == ("ResourceInUse", f"ImageVersion ({arn}) is being deleted")
-    slow.get_waiter("image_version_deleted").wait(ImageName="slow", Version=1, WaiterConfig=FAST)
+    slow.get_waiter("image_version_deleted").wait(ImageName="slow", Version=1, WaiterConfig=FAST_WAITER)
 
     slow.delete_image(ImageName="slow")
     assert slow.describe_image(ImageName="slow")["ImageStatus"] == "DELETING"
@@ -78,7 +67,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
     with pytest.raises(ClientError) as excinfo:
         slow.create_image(ImageName="slow", RoleArn=role_arn)
     assert error_of(excinfo)[0] == "ResourceInUse"
-    slow.get_waiter("image_deleted").wait(ImageName="slow", WaiterConfig=FAST)
+    slow.get_waiter("image_deleted").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
     slow.create_image(ImageName="slow", RoleArn=role_arn)
 
 
@@ -91,7 +80,7 @@ def test_failures_are_reachable(start_server, account, role_arn):
     assert image["ImageStatus"] == "CREATE_FAILED"
     assert "broken-1" in image["FailureReason"]
     with pytest.raises(WaiterError) as waited:
-        client.get_waiter("image_created").wait(ImageName="broken-1", WaiterConfig=FAST)
+        client.get_waiter("image_created").wait(ImageName="broken-1", WaiterConfig=FAST_WAITER)
     assert "CREATE_FAILED" in str(waited.value) or "failure" in str(waited.value)
     with pytest.raises(ClientError) as excinfo:
         client.create_image_version(ImageName="broken-1", BaseImage="b")
@@ -99,11 +88,11 @@ def test_failures_are_reachable(start_server, account, role_arn):
     client.update_image(ImageName="broken-1", Description="retry")
     assert client.describe_image(ImageName="broken-1")["ImageStatus"] == "UPDATE_FAILED"
     with pytest.raises(WaiterError):
-        client.get_waiter("image_updated").wait(ImageName="broken-1", WaiterConfig=FAST)
+        client.get_waiter("image_updated").wait(ImageName="broken-1", WaiterConfig=FAST_WAITER)
     client.delete_image(ImageName="broken-1")
     assert client.describe_image(ImageName="broken-1")["ImageStatus"] == "DELETE_FAILED"
     with pytest.raises(WaiterError):
-        client.get_waiter("image_deleted").wait(ImageName="broken-1", WaiterConfig=FAST)
+        client.get_waiter("image_deleted").wait(ImageName="broken-1", WaiterConfig=FAST_WAITER)
 
     client.create_image(ImageName="fine", RoleArn=role_arn)
     client.create_image_version(ImageName="fine", BaseImage="repo:bad")
@@ -113,7 +102,7 @@ def test_failures_are_reachable(start_server, account, role_arn):
     assert "ContainerImage" not in version
     assert client.list_image_versions(ImageName="fine")["ImageVersions"][0]["FailureReason"]
     with pytest.raises(WaiterError):
-        client.get_waiter("image_version_created").wait(ImageName="fine", Version=1, WaiterConfig=FAST)
+        client.get_waiter("image_version_created").wait(ImageName="fine", Version=1, WaiterConfig=FAST_WAITER)
     client.delete_image_version(ImageName="fine", Version=1)
     assert client.describe_image_version(ImageName="fine", Version=1)["ImageVersionStatus"] == "DELETE_FAILED"
     client.create_image_version(ImageName="fine", BaseImage="repo:good")
@@ -124,12 +113,12 @@ def test_opt_in_aws_concurrency_rule(start_server, account, role_arn):
     server = start_server("--transition-delay", "1", "--reject-concurrent-version-creates")
     client = client_for(server.endpoint, account)
     client.create_image(ImageName="strict", RoleArn=role_arn)
-    client.get_waiter("image_created").wait(ImageName="strict", WaiterConfig=FAST)
+    client.get_waiter("image_created").wait(ImageName="strict", WaiterConfig=FAST_WAITER)
     client.create_image_version(ImageName="strict", BaseImage="b:1")
     with pytest.raises(ClientError) as excinfo:
         client.create_image_version(ImageName="strict", BaseImage="b:2")
     assert error_of(excinfo) == ("ResourceInUse", "Resource was modified concurrently")
-    client.get_waiter("image_version_created").wait(ImageName="strict", Version=1, WaiterConfig=FAST)
+    client.get_waiter("image_version_created").wait(ImageName="strict", Version=1, WaiterConfig=FAST_WAITER)
     assert client.create_image_version(ImageName="strict", BaseImage="b:2")["ImageVersionArn"].endswith("/2")
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 from urllib3.exceptions import HTTPError
 
+from tests.calls import wait_until
 from tests.conftest import client_for
 
 
@@ -37,6 +39,7 @@ def test_state_survives_a_restart(start_server, account, role_arn):
     assert client.create_image_version(ImageName="kept", BaseImage="b:3")["ImageVersionArn"].endswith("/3")
 
 
+@pytest.mark.long
 def test_acknowledged_writes_survive_kill_9(start_server, account, role_arn):
     server = start_server()
     client = client_for(server.endpoint, account)
@@ -60,11 +63,13 @@ def test_acknowledged_writes_survive_kill_9(start_server, account, role_arn):
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
     for thread in threads:
         thread.start()
-    while True:
+
+    def enough_acknowledged() -> bool:
         with lock:
-            if len(acknowledged) >= 60:
-                break
-        threading.Event().wait(0.01)
+            return len(acknowledged) >= 60 or not any(thread.is_alive() for thread in threads)
+
+    wait_until(enough_acknowledged, timeout=60, what="60 acknowledged writes")
+    assert len(acknowledged) >= 60, "every writer stopped before 60 writes were acknowledged"
     server.kill()
     stop.set()
     for thread in threads:

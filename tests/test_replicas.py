@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.store import open_database
 from sagemaker_images.store.database import Database
+from tests.calls import FAST_WAITER
 from tests.conftest import client_for
 from tests.servers import POSTGRES_URL, ServerProcess, fresh_postgres_database, postgres_available
 
@@ -279,6 +280,7 @@ def wait_for(describe: Callable[[], dict], status_member: str, wanted: str) -> t
         time.sleep(0.2)
 
 
+@pytest.mark.long
 def test_transitions_started_on_a_killed_replica_finish_on_the_other(start_server, account, role_arn):
     a = start_server("--transition-delay", "2")
     b = start_server("--transition-delay", "2")
@@ -309,12 +311,11 @@ def test_transitions_started_on_a_killed_replica_finish_on_the_other(start_serve
 def final_event(cc, token: str) -> dict:
     """The request's last ProgressEvent, through boto3's waiter (FAILED ends it with an error)."""
     with contextlib.suppress(WaiterError):
-        cc.get_waiter("resource_request_success").wait(
-            RequestToken=token, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-        )
+        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAITER)
     return cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
 
 
+@pytest.mark.long
 def test_cloud_control_request_started_on_a_killed_replica_finishes_on_the_other(
     start_server, account, role_arn
 ):
@@ -368,6 +369,7 @@ def postgres_url(backend: str, database_url: str) -> str:
     return database_url
 
 
+@pytest.mark.long
 def test_a_database_that_is_away_answers_503_and_the_pool_recovers(
     postgres_url, start_server, account, role_arn
 ):

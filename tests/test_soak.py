@@ -18,7 +18,7 @@ import pytest
 from tests.servers import ServerProcess
 from tests.store_checks import inconsistencies
 
-pytestmark = pytest.mark.long
+pytestmark = [pytest.mark.long, pytest.mark.timeout(1800)]
 
 REQUESTS = int(os.environ.get("SAGEMAKER_IMAGES_SOAK_REQUESTS", "200000"))
 CONNECTIONS = 64

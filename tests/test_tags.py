@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.calls import error_of
 from tests.conftest import client_for, new_account
-from tests.test_images import error_of
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.calls import error_of
 from tests.conftest import client_for
-from tests.test_images import error_of
 
 BASE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/my-repo"
 

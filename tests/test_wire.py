@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import orjson
 import pytest
+
+from tests.calls import raw_call
 
 SAGEMAKER_JSON = "application/x-amz-json-1.1"
 
 
 def call(server, operation: str, body, *, target_prefix: str = "SageMaker", account: str | None = None):
-    headers = {"Content-Type": SAGEMAKER_JSON, "X-Amz-Target": f"{target_prefix}.{operation}"}
-    if account:
-        headers["Authorization"] = (
-            f"AWS4-HMAC-SHA256 Credential={account}/20261123/us-east-1/sagemaker/aws4_request, "
-            "SignedHeaders=host, Signature=abc"
-        )
-    raw = body if isinstance(body, bytes) else orjson.dumps(body)
-    return server.request("POST", "/", raw, headers)
+    service = "cloudcontrol" if target_prefix == "CloudApiService" else "sagemaker"
+    return raw_call(server, operation, body, service=service, account=account, target_prefix=target_prefix)
 
 
 def test_success_headers(server, account):
