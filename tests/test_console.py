@@ -328,11 +328,18 @@ def test_hostile_values_are_rendered_as_text(console: Console):
     sagemaker.create_image(ImageName="hostile", RoleArn=role, DisplayName=hostile, Description=hostile)
     arn = sagemaker.describe_image(ImageName="hostile")["ImageArn"]
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "note", "Value": "a=b+c:/@_-"}])
+    # A failure reason quotes the base image it could not pull: user input too.
+    sagemaker.get_waiter("image_created").wait(ImageName="hostile", WaiterConfig={"Delay": 1})
+    sagemaker.create_image_version(ImageName="hostile", BaseImage=f"fail-{hostile}", Aliases=["x"])
     page = console.open()
     row = page.locator("#images-table tbody tr").first
     expect(row).to_contain_text(hostile)
     page.get_by_role("link", name="hostile").click()
     expect(page.locator("#image-details")).to_contain_text(hostile)
+    failed = versions_row(page, 1)
+    expect(failed.locator("[data-status]")).to_have_text("Create failed")
+    expect(failed.locator(".failure")).to_contain_text(f"fail-{hostile}")
+    expect(failed).to_contain_text(f"fail-{hostile}")  # the base image column
     # A hostile name and tag value never reach the store, but their error messages echo them.
     tags = page.locator("#image-tags")
     tags.get_by_label("Key", exact=True).fill(hostile[:120])
