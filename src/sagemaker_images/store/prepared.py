@@ -6,11 +6,16 @@ cache keys, result metadata and row objects — which costs several times what S
 answer a point query by index (measured: 35 µs against 12 µs for the image lookup). Results are
 plain dicts, with the column types' own result conversions applied (SQLite's 0/1 to booleans), and
 driver errors are re-raised as SQLAlchemy's, so callers see exactly what ``Connection.execute``
-would have given them.
+would have given them (tests/unit/test_prepared.py compares the two).
+
+Because these statements bypass SQLAlchemy's execution events, every one is listed in ``REGISTERED``
+and each run is reported to the ``observers`` (none while serving): ``benchmarks/plans.py`` explains
+them all from there.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +39,23 @@ class _Results:
     convert: tuple[Any, ...]  # per result column: a conversion, or None
 
 
+# Called with (SQL, parameters) before each run of a prepared statement.
+Observer = Callable[[str, Any], None]
+observers: list[Observer] = []
+# Every prepared statement made so far (module-level ones at import, listing shapes when first used).
+REGISTERED: list[Prepared] = []
+
+
 class Prepared:
-    def __init__(self, statement: sa.Select | sa.Update) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.Update) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
         self._results: dict[str, _Results] = {}
+        REGISTERED.append(self)
+
+    def sql(self, dialect: Dialect) -> str:
+        compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
+        return compiled.sql
 
     def first(self, conn: Connection, **params: Any) -> dict[str, Any] | None:
         rows = self._run(conn, params, one=True)
@@ -53,6 +70,9 @@ class Prepared:
         values = {**compiled.constants, **params}
         args: Any = [values[name] for name in compiled.order] if compiled.order is not None else values
         driver = conn.connection.driver_connection
+        if observers:
+            for observe in observers:
+                observe(compiled.sql, args)
         try:
             cursor = driver.execute(compiled.sql, args)
             fetched = [cursor.fetchone()] if one else cursor.fetchall()
