@@ -12,12 +12,12 @@ from typing import Any
 import regex
 
 from sagemaker_images.app_image_configs import registry as app_image_configs
-from sagemaker_images.cloudcontrol.schema import schema_for
+from sagemaker_images.cloudcontrol.schema import TYPE_NAMES, schema_for
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
+from sagemaker_images.images import registry as images
 from sagemaker_images.images.lifecycle import LifecyclePolicy
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
 from sagemaker_images.protocol.authentication import SigV4Authenticator
 from sagemaker_images.protocol.credentials import load_credentials
@@ -29,22 +29,13 @@ from sagemaker_images.store import Database
 # takes SQLite tens of microseconds and never waits for a writer (WAL), while handing it to a pool
 # thread and back cost more CPU than the read itself (GIL hand-overs; see docs/performance.md).
 # Writes, which wait for an fsync, and every PostgreSQL call, a network round trip, use the pool.
-READ_OPERATIONS = frozenset(
-    {
-        # SageMaker
-        "DescribeImage",
-        "DescribeImageVersion",
-        "ListImages",
-        "ListImageVersions",
-        "ListAliases",
-        "ListTags",
-        # Cloud Control
-        "GetResource",
-    }
+# Each domain declares which of its operations only read (``@operation(..., reads=True)``).
+READ_OPERATIONS = (
+    images.READ_OPERATIONS
     | app_image_configs.READ_OPERATIONS
+    # Cloud Control
+    | {"GetResource"}
 )
-
-SCHEMA_TYPES = ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +62,7 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     )
     registry = ImageRegistry(database, policy, options)
     configs = app_image_configs.AppImageConfigRegistry(database)
-    sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS + app_image_configs.OPERATIONS)
+    sagemaker_api = load_api("sagemaker", images.OPERATIONS + app_image_configs.OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
     operations = registry.operations() | configs.operations()
     sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
@@ -93,5 +84,5 @@ def build_authenticator(settings: Settings) -> SigV4Authenticator | None:
         raise ValueError(f"unknown authentication mode {settings.auth!r} (expected none or sigv4)")
     if not settings.credentials:
         raise ValueError("--auth sigv4 needs --credentials FILE")
-    schemas = {name: schema.document for name in SCHEMA_TYPES if (schema := schema_for(name))}
+    schemas = {name: schema.document for name in TYPE_NAMES if (schema := schema_for(name))}
     return SigV4Authenticator(load_credentials(settings.credentials), schemas.get)

@@ -23,6 +23,7 @@ import orjson
 
 from sagemaker_images.images import pagination
 from sagemaker_images.images.errors import ResourceInUse, ResourceNotFound, ValidationException
+from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.store import Database
 from sagemaker_images.store.app_image_configs import AppImageConfigQueries
 from sagemaker_images.store.queries import Conflict, Page, TimeRange
@@ -31,14 +32,6 @@ from sagemaker_images.tenancy import Tenant
 Request = dict[str, Any]
 Response = dict[str, Any]
 
-OPERATIONS = (
-    "CreateAppImageConfig",
-    "DescribeAppImageConfig",
-    "UpdateAppImageConfig",
-    "DeleteAppImageConfig",
-    "ListAppImageConfigs",
-)
-READ_OPERATIONS = frozenset({"DescribeAppImageConfig", "ListAppImageConfigs"})
 
 # API member -> column holding its JSON.
 _CONFIGS = {
@@ -72,14 +65,9 @@ class AppImageConfigRegistry:
         self.clock = clock
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
-        return {
-            "CreateAppImageConfig": self.create,
-            "DescribeAppImageConfig": self.describe,
-            "UpdateAppImageConfig": self.update,
-            "DeleteAppImageConfig": self.delete,
-            "ListAppImageConfigs": self.list,
-        }
+        return handlers(self)
 
+    @operation("CreateAppImageConfig")
     def create(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         name = request["AppImageConfigName"]
@@ -102,11 +90,13 @@ class AppImageConfigRegistry:
                 raise _in_use() from None
         return {"AppImageConfigArn": app_image_config_arn(tenant, name)}
 
+    @operation("DescribeAppImageConfig", reads=True)
     def describe(self, tenant: Tenant, request: Request) -> Response:
         with self.database.read() as q:
             row = _find(AppImageConfigQueries(q), tenant, request["AppImageConfigName"])
         return _details(tenant, row)
 
+    @operation("UpdateAppImageConfig")
     def update(self, tenant: Tenant, request: Request) -> Response:
         """A partial update: the app configs a request names replace those; the others stay."""
         now = self.clock()
@@ -117,6 +107,7 @@ class AppImageConfigRegistry:
             configs.update(row["id"], {**values, "modified_at": now})
         return {"AppImageConfigArn": app_image_config_arn(tenant, row["name"])}
 
+    @operation("DeleteAppImageConfig")
     def delete(self, tenant: Tenant, request: Request) -> Response:
         with self.database.write() as q:
             configs = AppImageConfigQueries(q)
@@ -124,6 +115,7 @@ class AppImageConfigRegistry:
             configs.delete(row["id"])  # its tags go with it (ON DELETE CASCADE)
         return {}
 
+    @operation("ListAppImageConfigs", reads=True)
     def list(self, tenant: Tenant, request: Request) -> Response:
         sort = request.get("SortBy", "CreationTime")
         window = pagination.Window.sorted(
@@ -188,3 +180,8 @@ def _find(configs: AppImageConfigQueries, tenant: Tenant, name: str, *, lock: bo
 def _in_use() -> ResourceInUse:
     # AWS's text, as quoted in aws-samples/sagemaker-studio-custom-image-samples issue 17.
     return ResourceInUse("The ID or Name specified is already in use.")
+
+
+# The operations this module serves, as its methods declare them.
+OPERATIONS = names(AppImageConfigRegistry)
+READ_OPERATIONS = read_only(AppImageConfigRegistry)

@@ -18,10 +18,14 @@ import jsonschema
 import referencing
 from referencing.jsonschema import DRAFT7
 
+# The resource types this server handles: their names, here only, and their published schemas.
+IMAGE = "AWS::SageMaker::Image"
+IMAGE_VERSION = "AWS::SageMaker::ImageVersion"
 SCHEMA_FILES = {
-    "AWS::SageMaker::Image": "aws-sagemaker-image.json",
-    "AWS::SageMaker::ImageVersion": "aws-sagemaker-imageversion.json",
+    IMAGE: "aws-sagemaker-image.json",
+    IMAGE_VERSION: "aws-sagemaker-imageversion.json",
 }
+TYPE_NAMES = tuple(SCHEMA_FILES)
 
 _JAVA_TYPES = {
     "string": "String",

@@ -20,7 +20,13 @@ from sagemaker_images.cloudcontrol.handlers import Handler, SageMaker
 from sagemaker_images.cloudcontrol.handlers.image import ImageHandler
 from sagemaker_images.cloudcontrol.handlers.image_version import ImageVersionHandler
 from sagemaker_images.cloudcontrol.progress import RequestTracker, request_hash
-from sagemaker_images.cloudcontrol.schema import model_validation_failed, parse_json_object, schema_for
+from sagemaker_images.cloudcontrol.schema import (
+    IMAGE,
+    IMAGE_VERSION,
+    model_validation_failed,
+    parse_json_object,
+    schema_for,
+)
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.store import Database
 from sagemaker_images.tenancy import Tenant
@@ -48,8 +54,8 @@ class CloudControl:
         sagemaker = SageMaker(sagemaker_operations, sagemaker_api)
         self.handlers: dict[str, Handler] = {}
         for kind, type_name in (
-            (ImageHandler, "AWS::SageMaker::Image"),
-            (ImageVersionHandler, "AWS::SageMaker::ImageVersion"),
+            (ImageHandler, IMAGE),
+            (ImageVersionHandler, IMAGE_VERSION),
         ):
             schema = schema_for(type_name)
             assert schema is not None

@@ -30,6 +30,8 @@ from sagemaker_images.images.lifecycle import (
     observe,
     vendor_guidance,
 )
+from sagemaker_images.images.versions import METADATA_COLUMNS
+from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.store import Database
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
 from sagemaker_images.store.tables import IMAGE_TAGS
@@ -50,32 +52,8 @@ _BEING = {CREATING: "created", UPDATING: "updated", DELETING: "deleted"}
 # API member name -> column, for the version metadata CreateImageVersion and UpdateImageVersion share
 # (VendorGuidance besides, which has a clock: ``LifecyclePolicy.guidance``).
 _VERSION_FIELDS = {
-    "JobType": "job_type",
-    "MLFramework": "ml_framework",
-    "ProgrammingLang": "programming_lang",
-    "Processor": "processor",
-    "Horovod": "horovod",
-    "ReleaseNotes": "release_notes",
+    member: column for member, column in METADATA_COLUMNS.items() if member != "VendorGuidance"
 }
-
-
-# The SageMaker operations this registry implements (``ImageRegistry.operations()``).
-OPERATIONS = (
-    "CreateImage",
-    "DescribeImage",
-    "UpdateImage",
-    "DeleteImage",
-    "ListImages",
-    "CreateImageVersion",
-    "DescribeImageVersion",
-    "UpdateImageVersion",
-    "DeleteImageVersion",
-    "ListImageVersions",
-    "ListAliases",
-    "AddTags",
-    "ListTags",
-    "DeleteTags",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,25 +83,11 @@ class ImageRegistry:
         self.clock = clock
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
-        return {
-            "CreateImage": self.create_image,
-            "DescribeImage": self.describe_image,
-            "UpdateImage": self.update_image,
-            "DeleteImage": self.delete_image,
-            "ListImages": self.list_images,
-            "CreateImageVersion": self.create_image_version,
-            "DescribeImageVersion": self.describe_image_version,
-            "UpdateImageVersion": self.update_image_version,
-            "DeleteImageVersion": self.delete_image_version,
-            "ListImageVersions": self.list_image_versions,
-            "ListAliases": self.list_aliases,
-            "AddTags": self.add_tags,
-            "ListTags": self.list_tags,
-            "DeleteTags": self.delete_tags,
-        }
+        return handlers(self)
 
     # -- images -----------------------------------------------------------------------------------
 
+    @operation("CreateImage")
     def create_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         name = request["ImageName"]
@@ -156,12 +120,14 @@ class ImageRegistry:
             q.put_tags(image_id, IMAGE_TAGS, tags)
         return {"ImageArn": image_arn(tenant, name)}
 
+    @operation("DescribeImage", reads=True)
     def describe_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         with self.database.read() as q:
             row = _find_image(q, tenant, request["ImageName"], now)
         return {**_image_summary(tenant, row, now), "RoleArn": row["role_arn"]}
 
+    @operation("UpdateImage")
     def update_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         deleting = set(request.get("DeleteProperties", ()))
@@ -186,6 +152,7 @@ class ImageRegistry:
             q.update_image(row["id"], values)
         return {"ImageArn": arn}
 
+    @operation("DeleteImage")
     def delete_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         with self.database.write() as q:
@@ -198,6 +165,7 @@ class ImageRegistry:
                 q.update_image(row["id"], transition)
         return {}
 
+    @operation("ListImages", reads=True)
     def list_images(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.sorted("ListImages", request, _IMAGE_SORT_KEYS)
@@ -215,6 +183,7 @@ class ImageRegistry:
 
     # -- versions ---------------------------------------------------------------------------------
 
+    @operation("CreateImageVersion")
     def create_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         base_image = request["BaseImage"]
@@ -256,6 +225,7 @@ class ImageRegistry:
             q.add_aliases(image["id"], number, aliases)
         return {"ImageVersionArn": image_version_arn(tenant, name, number)}
 
+    @operation("DescribeImageVersion", reads=True)
     def describe_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         with self.database.read() as q:
@@ -274,6 +244,7 @@ class ImageRegistry:
             "Horovod": bool(row["horovod"]),
         }
 
+    @operation("UpdateImageVersion")
     def update_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         to_add = list(dict.fromkeys(request.get("AliasesToAdd", ())))
@@ -313,6 +284,7 @@ class ImageRegistry:
             q.update_version(image["id"], number, values)
         return {"ImageVersionArn": arn}
 
+    @operation("DeleteImageVersion")
     def delete_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         if "Version" not in request and "Alias" not in request:
@@ -336,6 +308,7 @@ class ImageRegistry:
                 q.update_version(image["id"], number, transition)
         return {}
 
+    @operation("ListImageVersions", reads=True)
     def list_image_versions(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.sorted("ListImageVersions", request, _VERSION_SORT_KEYS)
@@ -346,6 +319,7 @@ class ImageRegistry:
         versions = [_version_summary(tenant, image["name"], row, now) for row in rows]
         return {"ImageVersions": versions, "NextToken": next_token}
 
+    @operation("ListAliases", reads=True)
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.of("ListAliases", request, key=(), default_size=ALL_ALIASES)
@@ -366,6 +340,7 @@ class ImageRegistry:
 
     # -- tags -------------------------------------------------------------------------------------
 
+    @operation("AddTags")
     def add_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         pairs = _tag_pairs(request["Tags"])
@@ -380,6 +355,7 @@ class ImageRegistry:
             q.put_tags(image_id, version, pairs)
         return {"Tags": [{"Key": k, "Value": v} for k, v in pairs.items()]}
 
+    @operation("ListTags", reads=True)
     def list_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.of("ListTags", request, key=(), default_size=50)
@@ -393,6 +369,7 @@ class ImageRegistry:
         tags = [{"Key": key, "Value": value} for key, value, _ in rows[: len(positions)]]
         return {"Tags": tags, "NextToken": next_token}
 
+    @operation("DeleteTags")
     def delete_tags(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         keys = request["TagKeys"]
@@ -568,3 +545,8 @@ def _limit_exceeded(quota: str, limit: int, used: int, unit: str) -> ResourceLim
         f"The account-level service limit '{quota}' is {limit} {unit}, with current utilization of "
         f"{used} {unit}. Please use AWS Service Quotas to request an increase for this quota."
     )
+
+
+# The operations this module serves, as its methods declare them.
+OPERATIONS = names(ImageRegistry)
+READ_OPERATIONS = read_only(ImageRegistry)

@@ -13,6 +13,7 @@ from sagemaker_images.cloudcontrol.errors import (
     not_stabilized,
 )
 from sagemaker_images.cloudcontrol.handlers import Context, Handler, Listing, Model, Progress, waiting
+from sagemaker_images.cloudcontrol.schema import IMAGE
 from sagemaker_images.images.arns import image_version_arn, parse_image_arn
 from sagemaker_images.images.errors import (
     ResourceInUse,
@@ -20,18 +21,11 @@ from sagemaker_images.images.errors import (
     ResourceNotFound,
     ValidationException,
 )
+from sagemaker_images.images.versions import METADATA_MEMBERS
 from sagemaker_images.tenancy import Tenant
 
 # Properties that are the same members in CreateImageVersion, UpdateImageVersion and DescribeImageVersion.
-_METADATA = (
-    "VendorGuidance",
-    "JobType",
-    "MLFramework",
-    "ProgrammingLang",
-    "Processor",
-    "Horovod",
-    "ReleaseNotes",
-)
+_METADATA = METADATA_MEMBERS
 
 
 class ImageVersionHandler(Handler):
@@ -81,7 +75,7 @@ class ImageVersionHandler(Handler):
         try:
             page = self.sagemaker(tenant, "ListImageVersions", request)
         except ResourceNotFound:
-            raise not_found("AWS::SageMaker::Image", resource_model["ImageName"]) from None
+            raise not_found(IMAGE, resource_model["ImageName"]) from None
         except ValidationException as exc:
             raise invalid_request(exc.message) from None
         models = [{"ImageVersionArn": v["ImageVersionArn"]} for v in page["ImageVersions"]]
