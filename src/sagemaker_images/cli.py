@@ -55,7 +55,7 @@ def _add_setting(parser: argparse.ArgumentParser, setting: Field[Any]) -> None:
     parser.add_argument(config.flag(setting), **options)
 
 
-def _add_transfer_commands(commands: argparse._SubParsersAction) -> None:
+def _add_transfer_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``export`` / ``import``: move all state between databases (SQLite and PostgreSQL alike)."""
     export = commands.add_parser(
         "export",

@@ -131,7 +131,7 @@ class Settings:
     def from_environment(cls, environ: dict[str, str] | None = None, **overrides: object) -> Settings:
         """Defaults, replaced by ``SAGEMAKER_IMAGES_*`` variables, replaced by non-None overrides."""
         environ = dict(os.environ) if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}
         for setting in fields(cls):
             raw = environ.get(cls.env_name(setting.name))
             if raw is not None and raw != "":

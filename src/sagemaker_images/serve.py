@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import os
 import secrets
+from typing import Any
 
 import uvicorn
 
@@ -57,7 +58,7 @@ def serve(settings: Settings) -> int:
     if not settings.console_secret:
         # One key for every worker process, so a console session is valid whichever one answers.
         settings = dataclasses.replace(settings, console_secret=secrets.token_urlsafe(32))
-    common = {
+    common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
         "log_level": settings.log_level,

@@ -139,7 +139,7 @@ class AppImageConfigRegistry:
         return {"AppImageConfigs": [_details(tenant, row) for row in rows], "NextToken": next_token}
 
 
-def _config_columns(request: Request) -> dict[str, bytes | None]:
+def _config_columns(request: Request) -> dict[str, str | None]:
     """The app configs of a Create/Update request as stored, after AWS's own checks."""
     for member in _NO_FILE_SYSTEM:
         if "FileSystemConfig" in request.get(member, {}):

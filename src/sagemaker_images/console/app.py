@@ -30,7 +30,7 @@ from sagemaker_images import __version__
 from sagemaker_images.console.session import SessionKeys, cookie_from, cookie_header
 from sagemaker_images.errors import ServiceError, ValidationException
 from sagemaker_images.protocol import sigv4, wire
-from sagemaker_images.protocol.asgi import Request, Response
+from sagemaker_images.protocol.asgi import Request, Response, Scope
 from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
 from sagemaker_images.protocol.identity import DEFAULT_REGION, is_region_name
 from sagemaker_images.tenancy import Tenant
@@ -155,7 +155,7 @@ class Console:
         except ServiceError as error:
             return _error(error.status, error.code, error.message)
 
-    def _page(self, headers: dict[str, str], scope: dict[str, Any]) -> Response:
+    def _page(self, headers: dict[str, str], scope: Scope) -> Response:
         session, key_secret = self._session(headers)
         extra: dict[bytes, bytes] = {}
         if session is None:
@@ -190,7 +190,7 @@ class Console:
             return Response(200, asset.gzipped, asset.content_type, extra)
         return Response(200, asset.body, asset.content_type, extra)
 
-    async def _sign_in(self, headers: dict[str, str], scope: dict[str, Any], body: bytes) -> Response:
+    async def _sign_in(self, headers: dict[str, str], scope: Scope, body: bytes) -> Response:
         session, key_secret = self._session(headers)
         if session is None:
             raise NotSignedIn("The console session has expired: reload the page.")
@@ -216,7 +216,7 @@ class Console:
         extra = {b"set-cookie": cookie_header(cookie, secure=_is_https(scope)), b"cache-control": b"no-store"}
         return Response(200, orjson.dumps(answer), b"application/json", extra)
 
-    def _sign_out(self, headers: dict[str, str], scope: dict[str, Any]) -> Response:
+    def _sign_out(self, headers: dict[str, str], scope: Scope) -> Response:
         session, key_secret = self._session(headers)
         if session is not None:
             _check_request_origin(headers)
@@ -253,7 +253,7 @@ def _check_request_origin(headers: dict[str, str]) -> None:
             raise InvalidCsrfToken("Cross-origin requests to the console are refused.")
 
 
-def _is_https(scope: dict[str, Any]) -> bool:
+def _is_https(scope: Scope) -> bool:
     return scope.get("scheme") == "https"
 
 

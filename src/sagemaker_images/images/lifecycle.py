@@ -16,7 +16,7 @@ or versions whose base image, match a configured pattern end their transitions i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import regex
 
@@ -85,7 +85,7 @@ def vendor_guidance(row: Any, now: float) -> str | None:
     value = row["vendor_guidance"]
     if value == TO_BE_ARCHIVED and row["archives_at"] is not None and now >= row["archives_at"]:
         return ARCHIVED
-    return value
+    return cast("str | None", value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -335,8 +335,8 @@ class ImageRegistry:
                 after=window.first_after,
                 limit=window.size + 1,
             )
-        aliases, next_token = window.cut(aliases)
-        return {"SageMakerImageVersionAliases": aliases, "NextToken": next_token}
+        page, next_token = window.cut(aliases)
+        return {"SageMakerImageVersionAliases": page, "NextToken": next_token}
 
     # -- tags -------------------------------------------------------------------------------------
 
@@ -527,7 +527,7 @@ def _time_range(request: Request) -> TimeRange:
 
 def _settles_gone(transition: dict[str, Any], now: float) -> bool:
     """A deletion that completes at once: remove the rows instead of leaving a tombstone."""
-    return transition["next_status"] == "DELETED" and transition["settles_at"] <= now
+    return bool(transition["next_status"] == "DELETED" and transition["settles_at"] <= now)
 
 
 def _image_exists(name: str) -> ResourceInUse:

@@ -34,16 +34,16 @@ class Api:
 
     @property
     def target_prefix(self) -> str:
-        return self.service.metadata["targetPrefix"]
+        return str(self.service.metadata["targetPrefix"])
 
     @property
     def signing_name(self) -> str:
         """The service name in a SigV4 credential scope (``sagemaker``, ``cloudcontrolapi``)."""
-        return self.service.metadata.get("signingName") or self.service.endpoint_prefix
+        return str(self.service.metadata.get("signingName") or self.service.endpoint_prefix)
 
     @property
     def json_version(self) -> str:
-        return self.service.metadata["jsonVersion"]
+        return str(self.service.metadata["jsonVersion"])
 
     def is_modelled(self, operation: str) -> bool:
         return operation in self.service.operation_names

@@ -69,7 +69,7 @@ def compile_input(shape: StructureShape | None) -> InputValidator:
 
     def validate(params: Any) -> dict[str, Any]:
         violations: Violations = []
-        result = check(params, "", violations)
+        result: dict[str, Any] = check(params, "", violations)
         if violations:
             raise ValidationException(format_violations(violations))
         return result
@@ -143,15 +143,13 @@ def _structure(shape: StructureShape, compiled: dict[str, Check]) -> Check:
 
 
 def _length_checks(shape: Shape) -> list[tuple[Callable[[int], bool], str]]:
-    checks = []
+    checks: list[tuple[Callable[[int], bool], str]] = []
     if "min" in shape.metadata:
-        low = shape.metadata["min"]
-        checks.append((lambda n, low=low: n < low, f"Member must have length greater than or equal to {low}"))
+        low: int = shape.metadata["min"]
+        checks.append((lambda n: n < low, f"Member must have length greater than or equal to {low}"))
     if "max" in shape.metadata:
-        high = shape.metadata["max"]
-        checks.append(
-            (lambda n, high=high: n > high, f"Member must have length less than or equal to {high}")
-        )
+        high: int = shape.metadata["max"]
+        checks.append((lambda n: n > high, f"Member must have length less than or equal to {high}"))
     return checks
 
 

@@ -8,7 +8,7 @@ never searched inside.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -59,12 +59,12 @@ class AppImageConfigQueries:
         )
         if lock and self.postgres:
             query = query.with_for_update()
-        return self.conn.execute(query).mappings().first()
+        return cast("Mapping[str, Any] | None", self.conn.execute(query).mappings().first())
 
     def insert(self, values: dict[str, Any]) -> int:
         statement = sa.insert(app_image_configs).values(values).returning(app_image_configs.c.id)
         try:
-            return self.conn.execute(statement).scalar_one()
+            return int(self.conn.execute(statement).scalar_one())
         except sa.exc.IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
@@ -94,4 +94,5 @@ class AppImageConfigQueries:
                 query = query.where(column <= high)
         if name_contains:
             query = query.where(app_image_configs.c.name_key.contains(name_contains.lower(), autoescape=True))
-        return self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all()
+        rows = self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all()
+        return cast("Sequence[Mapping[str, Any]]", rows)

@@ -69,7 +69,7 @@ class Prepared:
         compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
         values = {**compiled.constants, **params}
         args: Any = [values[name] for name in compiled.order] if compiled.order is not None else values
-        driver = conn.connection.driver_connection
+        driver: Any = conn.connection.driver_connection
         if observers:
             for observe in observers:
                 observe(compiled.sql, args)
@@ -95,7 +95,7 @@ class Prepared:
         columns = list(self.statement.exported_columns)
         result = _Compiled(
             sql=str(compiled),
-            order=tuple(compiled.positiontup) if compiled.positional else None,
+            order=tuple(compiled.positiontup or ()) if compiled.positional else None,
             constants={name: bind.value for name, bind in compiled.binds.items() if not bind.required},
             columns=tuple(columns),
         )

@@ -14,15 +14,20 @@ import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
 
 DELETED = "DELETED"
+
+
+def _rows(rows: Sequence[RowMapping]) -> Sequence[Mapping[str, Any]]:
+    # SQLAlchemy types a row's keys as Any; this schema's are column names.
+    return cast("Sequence[Mapping[str, Any]]", rows)
 
 
 class Conflict(Exception):
@@ -39,15 +44,19 @@ class Page:
     limit: int
 
 
+# A number in a query, or the bind parameter that stands for one in a prepared statement.
+Bound = float | sa.BindParameter[Any]
+
+
 @dataclass(frozen=True, slots=True)
 class TimeRange:
-    created_after: float | None = None
-    created_before: float | None = None
-    modified_after: float | None = None
-    modified_before: float | None = None
+    created_after: Bound | None = None
+    created_before: Bound | None = None
+    modified_after: Bound | None = None
+    modified_before: Bound | None = None
 
 
-def _visible(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
+def _visible(table: sa.Table, now: Bound) -> sa.ColumnElement[bool]:
     return sa.or_(table.c.next_status != DELETED, table.c.settles_at > now)
 
 
@@ -80,7 +89,7 @@ def _keyset(columns: Sequence[sa.ColumnElement[Any]], page: Page) -> tuple[list[
     return order, conditions
 
 
-def _image_by_name() -> sa.Select:
+def _image_by_name() -> sa.Select[Any]:
     return sa.select(images).where(
         images.c.account == sa.bindparam("account"),
         images.c.region == sa.bindparam("region"),
@@ -129,7 +138,9 @@ _VERSION_SORT_COLUMNS = {
 def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
     """The listing statement of one shape (sort, direction, first or later page, time bounds given)."""
     columns = _VERSION_SORT_COLUMNS.get(sort, [image_versions.c.version])
-    after = [sa.bindparam(f"after_{i}") for i in range(len(columns))] if paged else None
+    after: tuple[Any, ...] | None = (
+        tuple(sa.bindparam(f"after_{i}") for i in range(len(columns))) if paged else None
+    )
     order, keyset = _keyset(columns, Page(sort, descending, after, 0))
     when = TimeRange(**{bound: sa.bindparam(bound) for bound in bounds})
     return Prepared(
@@ -189,11 +200,13 @@ class Queries:
         query = sa.select(sa.func.count()).where(
             images.c.account == account, images.c.region == region, _visible(images, now)
         )
-        return self.conn.execute(query).scalar_one()
+        return int(self.conn.execute(query).scalar_one())
 
     def insert_image(self, values: dict[str, Any]) -> int:
         try:
-            return self.conn.execute(sa.insert(images).values(values).returning(images.c.id)).scalar_one()
+            return int(
+                self.conn.execute(sa.insert(images).values(values).returning(images.c.id)).scalar_one()
+            )
         except sa.exc.IntegrityError as exc:
             raise Conflict(str(exc.orig)) from None
 
@@ -205,7 +218,9 @@ class Queries:
 
     def next_version_number(self, image_id: int) -> int:
         """Hand out the image's next version number; the UPDATE holds the image row until commit."""
-        return _NEXT_VERSION_NUMBER.first(self.conn, image_id=image_id)["version_counter"]
+        row = _NEXT_VERSION_NUMBER.first(self.conn, image_id=image_id)
+        assert row is not None  # the image row is locked by this transaction: it exists
+        return int(row["version_counter"])
 
     def list_images(
         self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
@@ -224,7 +239,7 @@ class Queries:
         )
         if name_contains:
             query = query.where(images.c.name_key.contains(name_contains.lower(), autoescape=True))
-        return self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all()
+        return _rows(self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all())
 
     # -- versions ---------------------------------------------------------------------------------
 

@@ -101,7 +101,7 @@ def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
         for table in metadata.sorted_tables:
             if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
                 raise TransferError(f"table {table.name} is not empty: import needs an empty database")
-        table: sa.Table | None = None
+        current: sa.Table | None = None
         batch: list[dict[str, Any]] = []
         for number, raw in enumerate(stream, start=2):
             if not raw.strip():
@@ -111,18 +111,18 @@ def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
                 name, row = item["table"], item["row"]
             except (orjson.JSONDecodeError, KeyError, TypeError):
                 raise TransferError(f"line {number}: not a row of a sagemaker-images export") from None
-            if table is None or name != table.name:
-                _insert(conn, table, batch)
+            if current is None or name != current.name:
+                _insert(conn, current, batch)
                 batch = []
-                table = metadata.tables.get(name)
-                if table is None:
+                current = metadata.tables.get(name)
+                if current is None:
                     raise TransferError(f"line {number}: unknown table {name!r}")
-            batch.append(_decode(table, row, number))
+            batch.append(_decode(current, row, number))
             counts[name] = counts.get(name, 0) + 1
             if len(batch) >= BATCH:
-                _insert(conn, table, batch)
+                _insert(conn, current, batch)
                 batch = []
-        _insert(conn, table, batch)
+        _insert(conn, current, batch)
         if not database.is_sqlite:
             _advance_sequences(conn)
     return counts
