@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from sagemaker_images import __version__, access_log
+from sagemaker_images import __version__, access, access_log
 from sagemaker_images.config import Settings
 from sagemaker_images.console.app import API_PATH as CONSOLE_API
 from sagemaker_images.console.app import SECURITY_HEADERS, Console
@@ -75,6 +75,9 @@ class Application:
         if self.database is None:
             self.database = open_database(self.settings.database_url())
         self.services = build_services(self.settings, self.database)
+        for service in self.services.values():
+            for task in service.background:
+                task.start()
         self.reads_on_loop = self.database.is_sqlite
         self.metrics.watch_database(self.database, self._cloudcontrol_counts)
         self.ready = True
@@ -86,6 +89,10 @@ class Application:
 
     def stop(self) -> None:
         self.ready = False
+        # Background work ends before the requests' threads and the database it uses go away.
+        for service in self.services.values():
+            for task in service.background:
+                task.stop()
         self.executor.shutdown(wait=True)
         if self.database is not None:
             self.database.dispose()
@@ -235,10 +242,11 @@ class Application:
         service, operation = self._route(target)
         params = wire.parse_body(body)
         if caller is not None:
-            caller.authorize(service.api.signing_name, target.operation, params)
+            # The operation's own action, before the body is looked at; what its content needs, after.
+            caller.authorize(service.api.signing_name, service.action(target.operation))
         validated = operation.validate(params)
         if caller is not None:
-            caller.authorize_roles(service.api.signing_name, validated)
+            caller.require(service.needs(target.operation, validated))
             tenant = caller.tenant
         else:
             tenant = given_tenant or tenant_from_authorization(
@@ -247,10 +255,10 @@ class Application:
         call.account, call.region = tenant.account, tenant.region
         handler = service.handlers[target.operation]
         if self.reads_on_loop and target.operation in READ_OPERATIONS:
-            result = handler(tenant, validated)
+            result = access.call_as(caller, handler, tenant, validated)
         else:
             result = await asyncio.get_running_loop().run_in_executor(
-                self.executor, handler, tenant, validated
+                self.executor, access.call_as, caller, handler, tenant, validated
             )
         return operation.shape_output(result)
 

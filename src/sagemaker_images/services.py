@@ -6,16 +6,19 @@ domain objects over the database, and hands ``server.py`` a handler per operatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import regex
 
+from sagemaker_images.access import Need
 from sagemaker_images.app_image_configs import registry as app_image_configs
-from sagemaker_images.cloudcontrol.schema import TYPE_NAMES, schema_for
+from sagemaker_images.cloudcontrol import service as cloudcontrol_service
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
+from sagemaker_images.images import permissions as sagemaker_permissions
 from sagemaker_images.images import registry as images
 from sagemaker_images.images.lifecycle import LifecyclePolicy
 from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
@@ -38,13 +41,33 @@ READ_OPERATIONS = (
 )
 
 
+class Background(Protocol):
+    """Work a service does besides answering requests, started and stopped with the application."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def _no_needs(operation: str, request: dict[str, Any]) -> list[Need]:
+    return []
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
-    """One AWS API served on the endpoint: its compiled model and a handler per operation."""
+    """One AWS API served on the endpoint: its compiled model, a handler per operation, and what its
+    requests need from the caller's permissions (``iam_prefix:<Operation>``, then ``needs`` of the
+    validated request)."""
 
     name: str
     api: Api
     handlers: dict[str, Any]
+    iam_prefix: str
+    needs: Callable[[str, dict[str, Any]], list[Need]] = _no_needs
+    background: tuple[Background, ...] = ()
+
+    def action(self, operation: str) -> str:
+        return f"{self.iam_prefix}:{operation}"
 
 
 def build_services(settings: Settings, database: Database) -> dict[str, Service]:
@@ -68,10 +91,23 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
     cloudcontrol = CloudControl(sagemaker, database, sagemaker_api)
-    cloudcontrol.tracker.start()
     services = [
-        Service("SageMaker", sagemaker_api, sagemaker),
-        Service("CloudControl", load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS), cloudcontrol.operations()),
+        Service(
+            "SageMaker",
+            sagemaker_api,
+            sagemaker,
+            iam_prefix=sagemaker_permissions.IAM_PREFIX,
+            needs=sagemaker_permissions.needs,
+        ),
+        Service(
+            "CloudControl",
+            load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS),
+            cloudcontrol.operations(),
+            iam_prefix=cloudcontrol_service.IAM_PREFIX,
+            needs=cloudcontrol.needs,
+            # The request worker: started and stopped by the application's lifespan.
+            background=(cloudcontrol.tracker,),
+        ),
     ]
     return {service.api.target_prefix: service for service in services}
 
@@ -84,5 +120,4 @@ def build_authenticator(settings: Settings) -> SigV4Authenticator | None:
         raise ValueError(f"unknown authentication mode {settings.auth!r} (expected none or sigv4)")
     if not settings.credentials:
         raise ValueError("--auth sigv4 needs --credentials FILE")
-    schemas = {name: schema.document for name in TYPE_NAMES if (schema := schema_for(name))}
-    return SigV4Authenticator(load_credentials(settings.credentials), schemas.get)
+    return SigV4Authenticator(load_credentials(settings.credentials))

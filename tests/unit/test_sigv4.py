@@ -12,10 +12,14 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from sagemaker_images.cloudcontrol.schema import schema_for
+from sagemaker_images.access import Need, pass_role
+from sagemaker_images.cloudcontrol.schema import ResourceSchema, schema_for
+from sagemaker_images.cloudcontrol.service import CloudControl
+from sagemaker_images.images import permissions as sagemaker_permissions
 from sagemaker_images.protocol import authorization, sigv4
 from sagemaker_images.protocol.authentication import SigV4Authenticator
 from sagemaker_images.protocol.credentials import CredentialsError, Principal, load_credentials
+from sagemaker_images.shapes import load_api
 
 KEY, SECRET, ACCOUNT = "AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "111122223333"
 NOW = dt.datetime(2026, 11, 23, 12, 0, 0, tzinfo=dt.UTC)
@@ -51,7 +55,7 @@ def signed(
 
 def authenticator(**principal) -> SigV4Authenticator:
     p = Principal(access_key=KEY, secret=SECRET, account=ACCOUNT, **principal)
-    return SigV4Authenticator({KEY: p}, {}.get, now=lambda: NOW)
+    return SigV4Authenticator({KEY: p}, now=lambda: NOW)
 
 
 def error_of(call) -> tuple[str, str]:
@@ -186,68 +190,101 @@ def test_missing_date_and_mismatched_scope_date():
 
 def test_service_scope_and_allowed_actions():
     caller = authenticator(allow=("sagemaker:Describe*", "sagemaker:listimages")).authenticate(signed())
-    caller.authorize("sagemaker", "DescribeImage", {})
-    caller.authorize("sagemaker", "ListImages", {})  # IAM matches actions case-insensitively
-    assert error_of(lambda: caller.authorize("sagemaker", "CreateImage", {})) == (
+    caller.authorize("sagemaker", "sagemaker:DescribeImage")
+    caller.authorize("sagemaker", "sagemaker:ListImages")  # IAM matches actions case-insensitively
+    assert error_of(lambda: caller.authorize("sagemaker", "sagemaker:CreateImage")) == (
         "AccessDeniedException",
         f"User: arn:aws:iam::{ACCOUNT}:user/{KEY} is not authorized to perform: sagemaker:CreateImage "
         "because no identity-based policy allows the sagemaker:CreateImage action",
     )
-    assert error_of(lambda: caller.authorize("cloudcontrolapi", "GetResource", {}))[0] == (
+    assert error_of(lambda: caller.authorize("cloudcontrolapi", "cloudformation:GetResource"))[0] == (
         "InvalidSignatureException"
     )
 
 
-def test_cloudcontrol_needs_the_resource_handler_permissions():
-    schemas = {t: schema_for(t).document for t in ("AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion")}
-    needed = authorization.required_actions(
-        "cloudcontrolapi", "CreateResource", {"TypeName": "AWS::SageMaker::Image"}, schemas.get
-    )
-    assert needed == [
-        "cloudformation:CreateResource",
-        "sagemaker:CreateImage",
-        "sagemaker:DescribeImage",
-        "iam:PassRole",
-        "sagemaker:AddTags",
-        "sagemaker:ListTags",
+def test_each_api_declares_what_its_requests_need():
+    image, version = "AWS::SageMaker::Image", "AWS::SageMaker::ImageVersion"
+    cloudcontrol = CloudControl({}, None, load_api("sagemaker", ()))  # type: ignore[arg-type]
+    assert cloudcontrol.needs("CreateResource", {"TypeName": image}) == [
+        Need("sagemaker:CreateImage"),
+        Need("iam:PassRole"),
     ]
-    needed = authorization.required_actions(
-        "cloudcontrolapi", "ListResources", {"TypeName": "AWS::SageMaker::ImageVersion"}, schemas.get
+    assert cloudcontrol.needs("ListResources", {"TypeName": version}) == [Need("sagemaker:ListImageVersions")]
+    assert cloudcontrol.needs("GetResourceRequestStatus", {"RequestToken": "t"}) == []
+    assert cloudcontrol.needs("GetResource", {"TypeName": "AWS::S3::Bucket"}) == []
+    role = f"arn:aws:iam::{ACCOUNT}:role/CloudControl"
+    assert cloudcontrol.needs("DeleteResource", {"TypeName": version, "RoleArn": role}) == [
+        Need("sagemaker:DeleteImageVersion"),
+        Need("sagemaker:DescribeImageVersion"),
+        pass_role(role),
+    ]
+    assert sagemaker_permissions.needs("AddTags", {"ResourceArn": "x", "Tags": []}) == []
+    assert sagemaker_permissions.needs("CreateImage", {"RoleArn": role, "Tags": [{"Key": "k"}]}) == [
+        pass_role(role),
+        Need("sagemaker:AddTags"),
+    ]
+
+
+def test_resource_types_say_where_roles_and_tags_are():
+    image = schema_for("AWS::SageMaker::Image")
+    assert image.role_paths == (("ImageRoleArn",),)
+    assert image.tag_property == "Tags"
+    version = schema_for("AWS::SageMaker::ImageVersion")
+    assert (version.role_paths, version.tag_property) == ((), None)
+    # A property is a role because its schema describes one, at any depth, whatever its name.
+    nested = ResourceSchema(
+        "X::Y::Z",
+        {
+            "properties": {
+                "Steps": {"type": "array", "items": {"$ref": "#/definitions/Step"}},
+                "Execution": {"type": "string", "relationshipRef": {"typeName": "AWS::IAM::Role"}},
+                "RoleName": {"type": "string"},
+            },
+            "definitions": {
+                "Step": {"type": "object", "properties": {"Runner": {"$ref": "#/definitions/Role"}}},
+                "Role": {"type": "string", "pattern": "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.*$"},
+            },
+            "primaryIdentifier": [],
+        },
     )
-    assert needed == ["cloudformation:ListResources", "sagemaker:ListImageVersions"]
-    assert authorization.required_actions(
-        "cloudcontrolapi", "GetResourceRequestStatus", {"TypeName": "AWS::SageMaker::Image"}, schemas.get
-    ) == ["cloudformation:GetResourceRequestStatus"]
-    assert authorization.required_actions("sagemaker", "AddTags", {}, schemas.get) == ["sagemaker:AddTags"]
+    assert nested.roles(
+        {"Steps": [{"Runner": "a"}, {"Runner": 5}, {}], "Execution": "b", "RoleName": "c"}
+    ) == [
+        "a",
+        "b",
+    ]
 
 
-def test_pass_role_is_checked_against_the_role_passed():
+def test_image_handler_needs_what_the_result_holds():
+    handler = CloudControl({}, None, load_api("sagemaker", ())).handlers["AWS::SageMaker::Image"]  # type: ignore[arg-type]
+    own = f"arn:aws:iam::{ACCOUNT}:role/Mine"
+    current = {"ImageName": "x", "ImageRoleArn": own, "Tags": [{"Key": "a", "Value": "1"}]}
+    assert handler.needs(current) == [pass_role(own), Need("sagemaker:AddTags")]
+    assert handler.needs(current, current) == [pass_role(own)]
+    changed = {**current, "Tags": [{"Key": "a", "Value": "2"}]}
+    assert handler.needs(changed, current) == [pass_role(own), Need("sagemaker:AddTags")]
+    assert handler.needs({**current, "Tags": []}, current) == [pass_role(own), Need("sagemaker:DeleteTags")]
+
+
+def test_needs_are_matched_against_the_key():
     own = f"arn:aws:iam::{ACCOUNT}:role/Mine"
     foreign = "arn:aws:iam::999999999999:role/Theirs"
     everything = Principal(KEY, SECRET, ACCOUNT)
-    authorization.authorize_pass_role(everything, own)
-    assert error_of(lambda: authorization.authorize_pass_role(everything, foreign)) == (
+    authorization.authorize(everything, [pass_role(own), Need("sagemaker:CreateImage")])
+    assert error_of(lambda: authorization.authorize(everything, [pass_role(foreign)])) == (
         "AccessDeniedException",
         f"User: arn:aws:iam::{ACCOUNT}:user/{KEY} is not authorized to perform: iam:PassRole on resource: "
         f"{foreign} because no identity-based policy allows the iam:PassRole action",
     )
     no_pass = Principal(KEY, SECRET, ACCOUNT, allow=("sagemaker:*",))
-    assert error_of(lambda: authorization.authorize_pass_role(no_pass, own))[0] == "AccessDeniedException"
-    scoped = Principal(KEY, SECRET, ACCOUNT, allow=("*",), pass_roles=("arn:aws:iam::*:role/SageMaker*",))
-    authorization.authorize_pass_role(scoped, "arn:aws:iam::999999999999:role/SageMakerX")
-    assert error_of(lambda: authorization.authorize_pass_role(scoped, own))[0] == "AccessDeniedException"
-    assert authorization.passed_roles("sagemaker", {"RoleArn": own, "ImageName": "x"}) == [own]
-    desired = json.dumps({"ImageName": "x", "ImageRoleArn": foreign})
-    assert authorization.passed_roles("cloudcontrolapi", {"DesiredState": desired}) == [foreign]
-    patch = json.dumps(
-        [{"op": "replace", "path": "/ImageRoleArn", "value": own}, {"op": "remove", "path": "/X"}]
+    assert error_of(lambda: authorization.authorize(no_pass, [pass_role(own)]))[0] == "AccessDeniedException"
+    assert error_of(lambda: authorization.authorize(no_pass, [Need("iam:PassRole")]))[0] == (
+        "AccessDeniedException"
     )
-    assert authorization.passed_roles("cloudcontrolapi", {"PatchDocument": patch}) == [own]
-    assert authorization.passed_roles("cloudcontrolapi", {"DesiredState": "not json"}) == []
-    assert authorization.passed_roles("cloudcontrolapi", {"RoleArn": own, "DesiredState": desired}) == [
-        own,
-        foreign,
-    ]
+    scoped = Principal(KEY, SECRET, ACCOUNT, allow=("*",), pass_roles=("arn:aws:iam::*:role/SageMaker*",))
+    authorization.authorize(scoped, [pass_role("arn:aws:iam::999999999999:role/SageMakerX")])
+    authorization.authorize(scoped, [Need("iam:PassRole")])  # the action alone: no role to limit
+    assert error_of(lambda: authorization.authorize(scoped, [pass_role(own)]))[0] == "AccessDeniedException"
 
 
 def test_credentials_files(tmp_path):

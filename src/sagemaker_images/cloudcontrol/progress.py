@@ -122,6 +122,16 @@ class RequestTracker:
         assert row is not None
         return self.event(row)
 
+    def refuse_if_busy(self, tenant: Tenant, active_key: str) -> None:
+        """ConcurrentOperationException while a request on the resource is unfinished (``submit``
+        decides it again, atomically; this answers before anything else is read)."""
+        with self.database.read() as q:
+            busy = ResourceRequests(q.conn, postgres=q.postgres).by_active_key(
+                tenant.account, tenant.region, active_key
+            )
+        if busy is not None:
+            raise _concurrent()
+
     def _replay(
         self, store: ResourceRequests, tenant: Tenant, client_token: str | None, fingerprint: str, now: float
     ) -> Mapping[str, Any] | None:

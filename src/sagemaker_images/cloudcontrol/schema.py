@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -36,6 +37,10 @@ _JAVA_TYPES = {
     "object": "JSONObject",
     "null": "Null",
 }
+
+
+# A path into a model: property names, and None for "every item of this array".
+Path = tuple[str | None, ...]
 
 
 def _names(pointers: list[str]) -> tuple[str, ...]:
@@ -76,6 +81,53 @@ class ResourceSchema:
     def additional_identifiers(self) -> tuple[tuple[str, ...], ...]:
         return tuple(_names(group) for group in self.document.get("additionalIdentifiers", []))
 
+    def handler_permissions(self, handler: str) -> tuple[str, ...]:
+        """The IAM actions the schema says its ``create``/``read``/``update``/``delete``/``list`` needs."""
+        return tuple(self.document.get("handlers", {}).get(handler, {}).get("permissions", ()))
+
+    @property
+    def tag_property(self) -> str | None:
+        """The property holding the resource's tags (``tagging.tagProperty``; ``Tags`` by convention)."""
+        tagging = self.document.get("tagging", {})
+        if tagging.get("taggable") is False:
+            return None
+        pointer = tagging.get("tagProperty", "/properties/Tags")
+        name = pointer.removeprefix("/properties/")
+        return name if name in self.document["properties"] else None
+
+    @functools.cached_property
+    def role_paths(self) -> tuple[Path, ...]:
+        """Where a model holds IAM role ARNs — properties whose schema describes a role's ARN (its
+        pattern names ``:iam::…:role/``, or it refers to ``AWS::IAM::Role``) at any depth — so a type
+        that adds a role property is covered by its schema alone."""
+        return tuple(self._roles_in(self.document, (), frozenset()))
+
+    def _roles_in(self, node: Any, path: Path, seen: frozenset[str]) -> Iterator[Path]:
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/definitions/"):
+            name = ref.removeprefix("#/definitions/")
+            if name in seen:
+                return
+            yield from self._roles_in(self.document.get("definitions", {}).get(name), path, seen | {name})
+            return
+        if _describes_role(node):
+            yield path
+            return
+        for name, child in node.get("properties", {}).items():
+            yield from self._roles_in(child, (*path, name), seen)
+        if "items" in node:
+            yield from self._roles_in(node["items"], (*path, None), seen)
+
+    def roles(self, model: Any) -> list[str]:
+        """Every role ARN ``model`` holds where the schema says roles go (strings only: anything else
+        fails the schema and is never handed to a service)."""
+        found: list[str] = []
+        for path in self.role_paths:
+            found.extend(v for v in _values_at(model, path) if isinstance(v, str))
+        return found
+
     # -- validation ---------------------------------------------------------------------------------
 
     @functools.cached_property
@@ -91,6 +143,19 @@ class ResourceSchema:
             "resource-schema.json", DRAFT7.create_resource(self.document)
         )
         return jsonschema.Draft7Validator(handler_schema, registry=registry)
+
+    @functools.cached_property
+    def _property_validators(self) -> dict[str, jsonschema.protocols.Validator]:
+        definitions = self.document.get("definitions", {})
+        return {
+            name: jsonschema.Draft7Validator({"definitions": definitions, "properties": {name: schema}})
+            for name, schema in self.document["properties"].items()
+        }
+
+    def accepts(self, name: str, value: Any) -> bool:
+        """Whether ``value`` is a valid value of property ``name`` (a resource could be named by it)."""
+        validator = self._property_validators.get(name)
+        return validator is not None and validator.is_valid({name: value})
 
     def violations(self, model: Any) -> list[str]:
         """Every way ``model`` breaks the schema, in CloudFormation's words (empty when valid)."""
@@ -115,6 +180,27 @@ class ResourceSchema:
     def changed(self, names: tuple[str, ...], before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         """The properties among ``names`` whose value differs, as schema pointers."""
         return [f"/properties/{n}" for n in names if before.get(n) != after.get(n)]
+
+
+def _describes_role(node: dict[str, Any]) -> bool:
+    pattern = node.get("pattern")
+    if isinstance(pattern, str) and ":iam::" in pattern and ":role/" in pattern:
+        return True
+    reference = node.get("relationshipRef")
+    return isinstance(reference, dict) and reference.get("typeName") == "AWS::IAM::Role"
+
+
+def _values_at(value: Any, path: Path) -> Iterator[Any]:
+    if not path:
+        yield value
+        return
+    step, rest = path[0], path[1:]
+    if step is None:
+        if isinstance(value, list):
+            for item in value:
+                yield from _values_at(item, rest)
+    elif isinstance(value, dict) and step in value:
+        yield from _values_at(value[step], rest)
 
 
 def model_validation_failed(messages: list[str]) -> str:

@@ -9,6 +9,8 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
+from sagemaker_images import access
+from sagemaker_images.access import Need, pass_role
 from sagemaker_images.cloudcontrol import patching
 from sagemaker_images.cloudcontrol.errors import (
     HandlerFailure,
@@ -42,6 +44,17 @@ OPERATIONS = (
     "CancelResourceRequest",
 )
 
+# Cloud Control's IAM actions are named cloudformation:<Operation>.
+IAM_PREFIX = "cloudformation"
+# The operations that run a resource handler, and which one: they need its schema's permissions too.
+HANDLER_OPERATIONS = {
+    "CreateResource": "create",
+    "GetResource": "read",
+    "UpdateResource": "update",
+    "DeleteResource": "delete",
+    "ListResources": "list",
+}
+
 Request = dict[str, Any]
 Response = dict[str, Any]
 Operation = Callable[[Tenant, Request], Response]
@@ -74,6 +87,21 @@ class CloudControl:
             "CancelResourceRequest": self.cancel_resource_request,
         }
 
+    def needs(self, operation: str, request: Request) -> list[Need]:
+        """What a validated request needs besides ``cloudformation:<Operation>``: the permissions of the
+        resource type's handler (its schema's ``handlers.<handler>.permissions``) and ``iam:PassRole``
+        on the role Cloud Control is asked to assume. The roles and tags of the resulting resource are
+        required by the operation itself, once it knows them."""
+        needs: list[Need] = []
+        handler = self.handlers.get(request["TypeName"]) if operation in HANDLER_OPERATIONS else None
+        if handler is not None:
+            needs.extend(
+                Need(action) for action in handler.schema.handler_permissions(HANDLER_OPERATIONS[operation])
+            )
+        if isinstance(request.get("RoleArn"), str):
+            needs.append(pass_role(request["RoleArn"]))
+        return needs
+
     def _handler(self, type_name: str) -> Handler:
         handler = self.handlers.get(type_name)
         if handler is None:
@@ -102,12 +130,16 @@ class CloudControl:
         desired = parse_json_object(request["DesiredState"])
         if desired is None:
             raise InvalidRequestException("DesiredState must be a JSON object.")
+        access.require(handler.needs(desired))
+        # The resource is busy from the moment its create is accepted, when its name is known.
+        key = handler.created_key(desired)
         event = self.tracker.submit(
             tenant,
             type_name=handler.type_name,
             operation="CREATE",
             client_token=request.get("ClientToken"),
             fingerprint=_fingerprint("CreateResource", request, DesiredState=desired),
+            active_key=handler.active_key(key) if key is not None else None,
             desired=desired,
         )
         return {"ProgressEvent": event}
@@ -127,7 +159,13 @@ class CloudControl:
         handler = self._handler(request["TypeName"])
         schema = handler.schema
         patch = _parse_patch(request["PatchDocument"])
-        key, current = self._read(handler, tenant, request["Identifier"])
+        key = self._resolve(handler, tenant, request["Identifier"])
+        # Busy before anything is read: a resource still being created is not "not found".
+        self.tracker.refuse_if_busy(tenant, handler.active_key(key))
+        try:
+            current = handler.read(tenant, key, request["Identifier"])
+        except HandlerFailure as failure:
+            raise failure.as_service_error() from None
         desired = patching.apply(patch, current)
         if not isinstance(desired, dict):
             raise InvalidRequestException("Invalid patch update: the patched model is not a JSON object.")
@@ -144,6 +182,8 @@ class CloudControl:
         violations = schema.violations(desired)
         if violations:
             raise InvalidRequestException(model_validation_failed(violations))
+        # Authorised on what the patch does to this very model, which is what the handler applies.
+        access.require(handler.needs(desired, current))
         event = self.tracker.submit(
             tenant,
             type_name=handler.type_name,

@@ -5,19 +5,20 @@ The server asks three questions, in AWS's order:
 1. ``authenticate`` (before anything is read from the body): is the request signed, by a key in the
    credentials file, recently, with the right secret? The caller's account comes from the key, the
    region from the signature's credential scope.
-2. ``Caller.authorize`` (once the target and JSON body are known, before validation): is the
-   credential scoped to this service, and does the key's ``allow`` list grant every action the
-   operation needs?
-3. ``Caller.authorize_roles`` (after validation): may the key pass the roles the request names?
+2. ``Caller.authorize`` (once the target is known, before the body is validated): is the credential
+   scoped to this service, and may the key perform the operation's own action?
+3. ``Caller.require`` (after validation, and from inside an operation for what only the stored state
+   decides): does the key grant everything the served API declares the request needs
+   (``access.Need``)? The matching is ``authorization.authorize``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from sagemaker_images.access import Need
 from sagemaker_images.protocol import authorization, sigv4
 from sagemaker_images.protocol.credentials import Principal
 from sagemaker_images.tenancy import Tenant
@@ -27,34 +28,29 @@ from sagemaker_images.tenancy import Tenant
 class Caller:
     principal: Principal
     credential: sigv4.Credential
-    schemas: authorization.SchemaLookup
 
     @property
     def tenant(self) -> Tenant:
         return Tenant(account=self.principal.account, region=self.credential.region)
 
-    def authorize(self, signing_name: str, operation: str, params: dict[str, Any]) -> None:
+    def authorize(self, signing_name: str, action: str) -> None:
         if self.credential.service != signing_name:
             raise sigv4.InvalidSignatureException(
                 f"Credential should be scoped to correct service: '{signing_name}'. "
             )
-        actions = authorization.required_actions(signing_name, operation, params, self.schemas)
-        authorization.authorize(self.principal, actions)
+        authorization.authorize(self.principal, [Need(action)])
 
-    def authorize_roles(self, signing_name: str, request: dict[str, Any]) -> None:
-        for role_arn in authorization.passed_roles(signing_name, request):
-            authorization.authorize_pass_role(self.principal, role_arn)
+    def require(self, needs: Iterable[Need]) -> None:
+        authorization.authorize(self.principal, needs)
 
 
 class SigV4Authenticator:
     def __init__(
         self,
         principals: dict[str, Principal],
-        schemas: authorization.SchemaLookup,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self.principals = principals
-        self.schemas = schemas
         self.now = now
 
     def authenticate(self, request: sigv4.SignedRequest) -> Caller:
@@ -63,4 +59,4 @@ class SigV4Authenticator:
         if principal is None:
             raise sigv4.UnrecognizedClientException("The security token included in the request is invalid.")
         sigv4.verify(request, credential, principal.secret, now=self.now)
-        return Caller(principal, credential, self.schemas)
+        return Caller(principal, credential)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from sagemaker_images.cloudcontrol.errors import HandlerFailure, invalid_request
+from sagemaker_images.access import Need, pass_role
+from sagemaker_images.cloudcontrol.errors import HandlerFailure, invalid_request, not_found
 from sagemaker_images.cloudcontrol.schema import ResourceSchema, model_validation_failed, parse_json_object
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.tenancy import Tenant
@@ -50,6 +51,22 @@ def waiting() -> Progress:
     return Progress(done=False, retry_after=time.time() + POLL_SECONDS)
 
 
+_ABSENT = object()
+
+
+def _tag_map(tags: Any) -> dict[Any, Any]:
+    """Tags by key; an entry that is not a tag counts as one of its own (added, never matching)."""
+    if not isinstance(tags, list):
+        return {} if tags is None else {_ABSENT: tags}
+    mapped: dict[Any, Any] = {}
+    for index, tag in enumerate(tags):
+        if isinstance(tag, dict) and isinstance(tag.get("Key"), str):
+            mapped[tag["Key"]] = tag.get("Value")
+        else:
+            mapped[(_ABSENT, index)] = tag
+    return mapped
+
+
 @dataclass(frozen=True)
 class Listing:
     models: list[Model]
@@ -77,6 +94,8 @@ class Handler:
     schema: ResourceSchema
     sagemaker: SageMaker
     type_name: str = field(init=False)
+    # The actions that add and that remove tags, for a type whose schema has a tag property.
+    tag_actions: ClassVar[tuple[str, str] | None] = None
 
     def __post_init__(self) -> None:
         self.type_name = self.schema.type_name
@@ -85,7 +104,17 @@ class Handler:
 
     def resolve(self, tenant: Tenant, identifier: str) -> dict[str, Any]:
         """The resource an Identifier names: the primary identifier as a plain string, or a JSON
-        object of the primary identifier or of an additional identifier."""
+        object of the primary identifier or of an additional identifier.
+
+        An identifier that could not name a resource of this type (a malformed name, an ARN of
+        another kind, a number no version can have) names none: NotFound, as AWS answers.
+        """
+        key = self._resolve(tenant, identifier)
+        if not all(self.schema.accepts(name, value) for name, value in key.items()):
+            raise not_found(self.type_name, identifier)
+        return key
+
+    def _resolve(self, tenant: Tenant, identifier: str) -> dict[str, Any]:
         if identifier.lstrip().startswith("{"):
             given = parse_json_object(identifier)
             if given is None:
@@ -111,9 +140,30 @@ class Handler:
     def primary(self, tenant: Tenant, key: dict[str, Any]) -> str:
         raise NotImplementedError
 
+    def created_key(self, desired: Model) -> dict[str, Any] | None:
+        """The key of the resource a create will make, when the desired state alone decides it."""
+        return None
+
     def active_key(self, key: dict[str, Any]) -> str:
         """A name for the resource, case-folded as its ARN is, for one-request-at-a-time."""
         return "|".join([self.type_name, *(str(v).lower() for v in key.values())])
+
+    # -- permissions ------------------------------------------------------------------------------
+
+    def needs(self, desired: Model, current: Model | None = None) -> list[Need]:
+        """What the caller must be allowed for the resource to end up as ``desired`` (from ``current``,
+        or from nothing): ``iam:PassRole`` on every role it holds, wherever the schema puts roles, and
+        the tag actions for the tags it adds or removes."""
+        needs = [pass_role(role) for role in self.schema.roles(desired)]
+        tags = self.schema.tag_property
+        if tags is not None and self.tag_actions is not None:
+            add, remove = self.tag_actions
+            before, after = _tag_map((current or {}).get(tags)), _tag_map(desired.get(tags))
+            if any(before.get(key, _ABSENT) != value for key, value in after.items()):
+                needs.append(Need(add))
+            if any(key not in after for key in before):
+                needs.append(Need(remove))
+        return needs
 
     # -- handlers ---------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ _OPTIONAL = (("ImageDisplayName", "DisplayName"), ("ImageDescription", "Descript
 
 
 class ImageHandler(Handler):
+    tag_actions = ("sagemaker:AddTags", "sagemaker:DeleteTags")
+
     # -- identifiers ------------------------------------------------------------------------------
 
     def resolve_primary(self, tenant: Tenant, value: str, shown: str) -> dict[str, Any]:
@@ -44,6 +46,10 @@ class ImageHandler(Handler):
 
     def resolve_additional(self, tenant: Tenant, given: dict[str, Any], shown: str) -> dict[str, Any]:
         return {"ImageName": given["ImageName"]}
+
+    def created_key(self, desired: Model) -> dict[str, Any] | None:
+        name = desired.get("ImageName")
+        return {"ImageName": name} if self.schema.accepts("ImageName", name) else None
 
     def primary(self, tenant: Tenant, key: dict[str, Any]) -> str:
         return image_arn(tenant, key["ImageName"])

@@ -24,6 +24,9 @@ from sagemaker_images.images.errors import (
 from sagemaker_images.images.versions import METADATA_MEMBERS
 from sagemaker_images.tenancy import Tenant
 
+# Version numbers are the SageMaker model's Integer.
+MAX_VERSION = 2**31 - 1
+
 # Properties that are the same members in CreateImageVersion, UpdateImageVersion and DescribeImageVersion.
 _METADATA = METADATA_MEMBERS
 
@@ -35,6 +38,8 @@ class ImageVersionHandler(Handler):
         ref = parse_image_arn(value)
         if ref is None or ref.version is None or (ref.tenant, ref.partition) != (tenant, tenant.partition):
             raise not_found(self.type_name, shown)
+        if ref.version > MAX_VERSION:
+            raise not_found(self.type_name, shown)  # no version can have a number past an Integer's
         return {"ImageName": ref.name, "Version": ref.version}
 
     def primary(self, tenant: Tenant, key: dict[str, Any]) -> str:
