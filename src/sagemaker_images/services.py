@@ -37,7 +37,7 @@ READ_OPERATIONS = (
     images.READ_OPERATIONS
     | app_image_configs.READ_OPERATIONS
     # Cloud Control
-    | {"GetResource"}
+    | {"GetResource", "GetResourceRequestStatus", "ListResourceRequests"}
 )
 
 

@@ -1,10 +1,17 @@
 """Resource requests: tokens, ProgressEvents, idempotency, one-at-a-time per resource, persistence.
 
-A request is a row (``store.resource_requests``). Whoever advances it — the background worker of any
-server process, or a reader polling its status — first claims a short lease with a conditional
-UPDATE, runs the handler step outside any transaction (the handler writes through the images
-domain), and writes the outcome back only while it still holds the lease. A process killed
-mid-step leaves a lease that expires; the request is then finished by whoever comes next.
+A request is a row (``store.resource_requests``). Requests are advanced only by the request worker
+(``RequestTracker.start``/``stop``, owned by the application's lifespan) — reading a request's
+status never runs it. The worker of any server process picks due requests fairly (a few per
+account and region per round, so one tenant's flood never delays another's), claims each for one
+step with a short lease (a conditional UPDATE), runs the handler step outside any transaction (the
+handler writes through the images domain), and writes the outcome back only while it still holds
+the lease. A process killed mid-step leaves a lease that expires; the request is then finished by
+whoever comes next.
+
+Every request ends in bounded steps whatever it holds: a step that fails unexpectedly (or whose
+outcome cannot be written) is tried again with growing back-off, and after ``MAX_FAILED_STEPS`` in a
+row the request ends ``FAILED`` with ``InternalFailure`` — logged once, with its traceback.
 """
 
 from __future__ import annotations
@@ -28,8 +35,7 @@ from sagemaker_images.cloudcontrol.errors import (
     InvalidRequestException,
     RequestTokenNotFoundException,
 )
-from sagemaker_images.cloudcontrol.handlers import Context, Handler, Progress
-from sagemaker_images.errors import ServiceUnavailable
+from sagemaker_images.cloudcontrol.handlers import Context, Handler, Operation, Progress
 from sagemaker_images.store import Database
 from sagemaker_images.store.resource_requests import UNFINISHED, DuplicateRequest, ResourceRequests
 from sagemaker_images.tenancy import Tenant
@@ -43,6 +49,14 @@ CLIENT_TOKEN_SECONDS = 36 * 3600  # "valid for 36 hours once used"
 KEEP_SECONDS = 7 * 24 * 3600  # AWS keeps resource requests 7 days
 LEASE_SECONDS = 5.0
 DEFAULT_LIST_PAGE = 20
+# The worker: how often it looks for due requests when idle, how many it takes per round in all and
+# per account and region (the fairness), and how failing steps back off until the request ends.
+IDLE_SECONDS = 0.25
+BATCH = 50
+PER_TENANT = 4
+MAX_FAILED_STEPS = 5
+MAX_BACKOFF = 30.0
+INTERNAL_FAILURE = "InternalFailure"
 
 
 def request_hash(operation: str, members: dict[str, Any]) -> str:
@@ -151,6 +165,14 @@ class RequestTracker:
 
     # -- advancing --------------------------------------------------------------------------------
 
+    def advance_due(self, limit: int = BATCH) -> int:
+        """Take one step of each due request, fairly across tenants; how many were due."""
+        with self.database.read() as q:
+            due = ResourceRequests(q.conn, postgres=q.postgres).due(self.clock(), PER_TENANT, limit)
+        for token in due:
+            self.advance(token)
+        return len(due)
+
     def advance(self, token: str) -> None:
         """Take the next step of an unfinished request, unless another process is taking it."""
         now = self.clock()
@@ -160,60 +182,99 @@ class RequestTracker:
                 return
             row = store.get(token)
         assert row is not None
+        try:
+            self._step(token, row, now)
+        except Exception:
+            # Even the outcome could not be written: the lease runs out, and the next claim counts this
+            # step as failed. Said once, when it is the step that ends the request.
+            if row["failed_steps"] >= MAX_FAILED_STEPS:
+                log.exception("resource request %s: its outcome could not be recorded", token)
+
+    def _step(self, token: str, row: Mapping[str, Any], now: float) -> None:
         if row["status"] == CANCEL_IN_PROGRESS:
             self._write_back(token, {}, cancelled_only=True)
+            return
+        # The claim counted this step; the count goes back to 0 whenever a step's outcome is recorded.
+        failed_steps = row["failed_steps"]
+        if failed_steps > MAX_FAILED_STEPS:
+            # Earlier steps kept failing to record anything: end it, in words that can be recorded.
+            self._write_back(token, self._ended(INTERNAL_FAILURE, "Internal Failure", row["handler_state"]))
             return
         handler = self.handlers[row["type_name"]]
         state = json.loads(row["handler_state"])
         ctx = Context(
             tenant=Tenant(row["account"], row["region"]),
             request_token=token,
-            operation=row["operation"],
+            operation=Operation(row["operation"]),
             identifier=row["identifier"],
             desired=json.loads(row["desired_state"]) if row["desired_state"] else None,
             previous=json.loads(row["previous_state"]) if row["previous_state"] else None,
             state=state,
         )
+        ctx.resumed = ctx.phase if "phase" in state else None
         ctx.checkpoint = lambda: self._checkpoint(token, ctx)
         try:
             progress = handler.step(ctx)
         except HandlerFailure as failure:
-            self._write_back(token, self._failed(ctx, failure.error_code, failure.message))
+            outcome = self._ended(failure.error_code, failure.message, json.dumps(ctx.state), ctx.identifier)
+            self._write_back(token, outcome)
             return
-        except ServiceUnavailable:
-            self._write_back(token, {"lease_owner": None, "lease_until": None, "retry_after": now + 1})
+        except LeaseLost:
             return
-        except Exception:
-            log.exception("resource request %s failed in its handler", token)
-            failed = self._failed(ctx, "InternalFailure", "Internal Failure")
-            self._write_back(token, failed)
+        except Exception as error:
+            retry = self._retry(failed_steps, now)
+            if retry is not None:
+                log.debug("resource request %s: step failed (%s), to be tried again", token, error)
+                self._write_back(token, retry)
+                return
+            log.exception(
+                "resource request %s failed %d steps in a row; it ends FAILED", token, MAX_FAILED_STEPS
+            )
+            self._write_back(token, self._ended(INTERNAL_FAILURE, "Internal Failure", json.dumps(ctx.state)))
             return
         self._write_back(token, self._progressed(handler, ctx, progress), identifier=ctx.identifier)
 
+    def _retry(self, failed_steps: int, now: float) -> dict[str, Any] | None:
+        """The request's row for another try of a failed step, or None when it has had enough."""
+        if failed_steps >= MAX_FAILED_STEPS:
+            return None
+        return {"retry_after": now + min(2.0 ** (failed_steps - 1), MAX_BACKOFF)}
+
     def _checkpoint(self, token: str, ctx: Context) -> None:
         with self.database.write() as q:
-            ResourceRequests(q.conn, postgres=q.postgres).update(
+            saved = ResourceRequests(q.conn, postgres=q.postgres).update(
                 token,
                 {"handler_state": json.dumps(ctx.state), "identifier": ctx.identifier},
                 lease_owner=self.owner,
             )
+        if not saved:
+            raise LeaseLost(token)
 
-    def _failed(self, ctx: Context, code: str, message: str) -> dict[str, Any]:
-        return {
+    def _ended(
+        self, code: str, message: str, handler_state: str, identifier: str | None = None
+    ) -> dict[str, Any]:
+        values = {
             "status": FAILED,
             "error_code": code,
             "status_message": message,
-            "identifier": ctx.identifier,
-            "handler_state": json.dumps(ctx.state),
+            "handler_state": handler_state,
             "event_time": self.clock(),
             "retry_after": None,
             "active_key": None,
+            "failed_steps": 0,
         }
+        if identifier is not None:
+            values["identifier"] = identifier
+        return values
 
     def _progressed(self, handler: Handler, ctx: Context, progress: Progress) -> dict[str, Any]:
-        values: dict[str, Any] = {"handler_state": json.dumps(ctx.state), "identifier": ctx.identifier}
+        values: dict[str, Any] = {
+            "handler_state": json.dumps(ctx.state),
+            "identifier": ctx.identifier,
+            "failed_steps": 0,
+        }
         if not progress.done:
-            values["retry_after"] = progress.retry_after
+            values["retry_after"] = self.clock() + progress.delay
             return values
         values |= {"status": SUCCESS, "event_time": self.clock(), "retry_after": None, "active_key": None}
         if progress.model is not None:
@@ -240,6 +301,7 @@ class RequestTracker:
                     "event_time": self.clock(),
                     "retry_after": None,
                     "active_key": None,
+                    "failed_steps": 0,
                     "identifier": values.get("identifier", current["identifier"]),
                     "handler_state": values.get("handler_state", current["handler_state"]),
                 }
@@ -264,11 +326,7 @@ class RequestTracker:
     # -- reading ----------------------------------------------------------------------------------
 
     def status(self, tenant: Tenant, token: str) -> dict[str, Any]:
-        row = self._find(tenant, token)
-        if row["status"] in UNFINISHED:
-            self.advance(token)
-            row = self._find(tenant, token)
-        return self.event(row)
+        return self.event(self._find(tenant, token))
 
     def _find(self, tenant: Tenant, token: str) -> Mapping[str, Any]:
         with self.database.read() as q:
@@ -288,12 +346,6 @@ class RequestTracker:
     ) -> dict[str, Any]:
         limit = limit or DEFAULT_LIST_PAGE
         after = _decode_token(next_token) if next_token else None
-        with self.database.read() as q:
-            unfinished = ResourceRequests(q.conn, postgres=q.postgres).unfinished(
-                tenant.account, tenant.region, 50
-            )
-        for token in unfinished:
-            self.advance(token)
         with self.database.read() as q:
             rows = ResourceRequests(q.conn, postgres=q.postgres).page(
                 tenant.account,
@@ -333,13 +385,13 @@ class RequestTracker:
             model = json.dumps(handler.schema.readable(json.loads(row["desired_state"])))
         event = {
             "TypeName": row["type_name"],
-            "Identifier": row["identifier"],
+            "Identifier": _printable(row["identifier"]),
             "RequestToken": row["request_token"],
             "Operation": row["operation"],
             "OperationStatus": status,
             "EventTime": row["event_time"],
             "ResourceModel": model,
-            "StatusMessage": row["status_message"],
+            "StatusMessage": _printable(row["status_message"]),
             "ErrorCode": row["error_code"],
         }
         if status in UNFINISHED and row["retry_after"] is not None:
@@ -361,17 +413,26 @@ class RequestTracker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(0.25)
-            self._wake.clear()
-            if self._stop.is_set():
-                return
             try:
-                with self.database.read() as q:
-                    due = ResourceRequests(q.conn, postgres=q.postgres).due(self.clock(), 50)
-                for token in due:
-                    self.advance(token)
+                busy = self.advance_due() > 0
             except Exception:  # the database may be away for a moment; try again on the next tick
                 log.warning("advancing resource requests failed", exc_info=True)
+                busy = False
+            if not busy:
+                self._wake.wait(IDLE_SECONDS)
+                self._wake.clear()
+
+
+def _printable(text: str | None) -> str | None:
+    """A text for the wire: a lone surrogate (from a JSON document inside a member, quoted back in a
+    message) cannot be UTF-8, so it is written as its escape, ``\\ud800``."""
+    if text is None or text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+class LeaseLost(Exception):
+    """Another process took the request over (this one was too slow): it finishes the step."""
 
 
 def _concurrent() -> ConcurrentOperationException:

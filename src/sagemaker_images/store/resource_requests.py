@@ -2,20 +2,58 @@
 
 Correctness across replicas rests on the database: a unique constraint per client token and per
 active resource, and a lease claimed by a conditional UPDATE (the row count says who won).
+
+Texts a client chose (an identifier, a failure message quoting its input) are stored faithfully
+whatever they hold: one that a database column cannot take as it is (a NUL character, which
+PostgreSQL refuses, or a lone surrogate, which no UTF-8 database takes) is stored as a JSON string
+behind a marker, and read back as it was sent.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection
 
 from sagemaker_images.store.tables import resource_requests as requests
 
 UNFINISHED = ("PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
+
+# Columns holding text a client chose, and the marker of such a text stored as JSON.
+_FREE_TEXT = ("identifier", "status_message")
+_ESCAPED = "\x01json:"
+
+
+def _storable(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _ESCAPED + json.dumps(text)
+    if "\x00" in text or text.startswith(_ESCAPED):
+        return _ESCAPED + json.dumps(text)
+    return text
+
+
+def _stored(text: str | None) -> str | None:
+    if text is not None and text.startswith(_ESCAPED):
+        return str(json.loads(text[len(_ESCAPED) :]))
+    return text
+
+
+def _encoded(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _storable(v) if k in _FREE_TEXT else v for k, v in values.items()}
+
+
+def _decoded(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    return {k: _stored(v) if k in _FREE_TEXT else v for k, v in row.items()}
 
 
 class DuplicateRequest(Exception):
@@ -27,32 +65,32 @@ class ResourceRequests:
         self.conn = conn
         self.postgres = postgres
 
-    def get(self, token: str, *, lock: bool = False) -> RowMapping | None:
+    def get(self, token: str, *, lock: bool = False) -> dict[str, Any] | None:
         query = sa.select(requests).where(requests.c.request_token == token)
         if lock and self.postgres:
             query = query.with_for_update()
-        return self.conn.execute(query).mappings().first()
+        return _decoded(self.conn.execute(query).mappings().first())
 
-    def by_client_token(self, account: str, region: str, client_token: str) -> RowMapping | None:
+    def by_client_token(self, account: str, region: str, client_token: str) -> dict[str, Any] | None:
         query = sa.select(requests).where(
             requests.c.account == account,
             requests.c.region == region,
             requests.c.client_token == client_token,
         )
-        return self.conn.execute(query).mappings().first()
+        return _decoded(self.conn.execute(query).mappings().first())
 
-    def by_active_key(self, account: str, region: str, active_key: str) -> RowMapping | None:
+    def by_active_key(self, account: str, region: str, active_key: str) -> dict[str, Any] | None:
         query = sa.select(requests).where(
             requests.c.account == account,
             requests.c.region == region,
             requests.c.active_key == active_key,
         )
-        return self.conn.execute(query).mappings().first()
+        return _decoded(self.conn.execute(query).mappings().first())
 
     def insert(self, values: dict[str, Any]) -> None:
         try:
             with self.conn.begin_nested() if self.postgres else contextlib.nullcontext():
-                self.conn.execute(sa.insert(requests).values(values))
+                self.conn.execute(sa.insert(requests).values(_encoded(values)))
         except sa.exc.IntegrityError as exc:
             raise DuplicateRequest(str(exc.orig)) from None
 
@@ -61,7 +99,7 @@ class ResourceRequests:
         statement = sa.update(requests).where(requests.c.request_token == token)
         if lease_owner is not None:
             statement = statement.where(requests.c.lease_owner == lease_owner)
-        return self.conn.execute(statement.values(values)).rowcount == 1
+        return self.conn.execute(statement.values(_encoded(values))).rowcount == 1
 
     def try_set_active_key(self, token: str, active_key: str) -> bool:
         """Mark the request's resource as busy, unless another unfinished request holds it."""
@@ -75,7 +113,10 @@ class ResourceRequests:
         return True
 
     def claim(self, token: str, owner: str, now: float, lease: float) -> bool:
-        """Take the lease of an unfinished request for one step; False if someone else holds it."""
+        """Take the lease of an unfinished request for one step; False if someone else holds it.
+
+        The step is counted in ``failed_steps`` until its outcome is recorded (which resets it), so
+        steps that die without recording anything are counted too."""
         statement = (
             sa.update(requests)
             .where(
@@ -83,32 +124,35 @@ class ResourceRequests:
                 requests.c.status.in_(UNFINISHED),
                 sa.or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
             )
-            .values(lease_owner=owner, lease_until=now + lease)
+            .values(lease_owner=owner, lease_until=now + lease, failed_steps=requests.c.failed_steps + 1)
         )
         return self.conn.execute(statement).rowcount == 1
 
-    def due(self, now: float, limit: int) -> list[str]:
-        """Unfinished requests whose next step is due and that nobody holds."""
-        query = (
-            sa.select(requests.c.request_token)
+    def due(self, now: float, per_tenant: int, limit: int) -> list[str]:
+        """Unfinished requests whose next step is due and that nobody holds, taken in turns: at most
+        ``per_tenant`` of each account and region, the first of every tenant before the second of
+        any, so a tenant with thousands of due requests delays another by one turn at most."""
+        turn = (
+            sa.func.row_number()
+            .over(
+                partition_by=(requests.c.account, requests.c.region),
+                order_by=(requests.c.retry_after, requests.c.created_at),
+            )
+            .label("turn")
+        )
+        candidates = (
+            sa.select(requests.c.request_token, requests.c.retry_after, turn)
             .where(
                 requests.c.status.in_(UNFINISHED),
                 sa.or_(requests.c.retry_after.is_(None), requests.c.retry_after <= now),
                 sa.or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
             )
-            .order_by(requests.c.retry_after)
-            .limit(limit)
+            .subquery()
         )
-        return list(self.conn.execute(query).scalars())
-
-    def unfinished(self, account: str, region: str, limit: int) -> list[str]:
         query = (
-            sa.select(requests.c.request_token)
-            .where(
-                requests.c.account == account,
-                requests.c.region == region,
-                requests.c.status.in_(UNFINISHED),
-            )
+            sa.select(candidates.c.request_token)
+            .where(candidates.c.turn <= per_tenant)
+            .order_by(candidates.c.turn, candidates.c.retry_after)
             .limit(limit)
         )
         return list(self.conn.execute(query).scalars())
@@ -122,7 +166,7 @@ class ResourceRequests:
         statuses: Iterable[str] | None,
         after: tuple[float, str] | None,
         limit: int,
-    ) -> Sequence[RowMapping]:
+    ) -> list[dict[str, Any]]:
         """Newest first; keyset on (created_at, request_token)."""
         query = sa.select(requests).where(requests.c.account == account, requests.c.region == region)
         if operations:
@@ -133,7 +177,7 @@ class ResourceRequests:
             key = sa.tuple_(requests.c.created_at, requests.c.request_token)
             query = query.where(key < sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
         query = query.order_by(requests.c.created_at.desc(), requests.c.request_token.desc()).limit(limit)
-        return self.conn.execute(query).mappings().all()
+        return [row for row in map(_decoded, self.conn.execute(query).mappings()) if row is not None]
 
     def count_by_status(self) -> dict[str, int]:
         """Stored requests of every tenant by status (for /metrics: a handful of rows, never names)."""

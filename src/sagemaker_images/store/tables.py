@@ -112,7 +112,8 @@ resource_requests = sa.Table(
     sa.Column("type_name", sa.String(196), nullable=False),
     sa.Column("operation", sa.String(8), nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("identifier", sa.String(1024)),
+    # Text: an identifier a client sent may be stored escaped (store/resource_requests.py).
+    sa.Column("identifier", sa.Text),
     sa.Column("active_key", sa.String(1100)),
     sa.Column("client_token", sa.String(128)),
     sa.Column("request_hash", sa.String(64), nullable=False),
@@ -127,6 +128,8 @@ resource_requests = sa.Table(
     sa.Column("retry_after", sa.Float),
     sa.Column("lease_owner", sa.String(36)),
     sa.Column("lease_until", sa.Float),
+    # Steps claimed since the last recorded outcome: how a request that keeps failing is ended.
+    sa.Column("failed_steps", sa.Integer, nullable=False, server_default="0"),
     sa.UniqueConstraint("account", "region", "client_token", name="uq_resource_requests_client_token"),
     sa.UniqueConstraint("account", "region", "active_key", name="uq_resource_requests_active_key"),
     sa.Index("ix_resource_requests_tenant_created", "account", "region", "created_at", "request_token"),

@@ -1,19 +1,28 @@
 """Resource handlers: one class per resource type, calling the images domain as AWS's handlers call
 the SageMaker API (create → stabilize → read; update → stabilize → tags → read; delete → stabilize).
 
-A handler step is re-entrant: its progress lives in ``Context.state`` (persisted with the request),
-so a step interrupted by a crash is taken up again by any server process sharing the database.
+Each operation is a small state machine: a table from ``Phase`` to a step that either moves to the
+next phase or ends this turn with a ``Progress`` (wait, or done). ``Handler.step`` runs the table
+from the phase the request is in, saves every phase change (``Context.checkpoint``), so a turn cut
+short by a crash is taken up again from its last phase by any server process sharing the database,
+and refuses a phase its operation does not have instead of guessing.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from sagemaker_images.access import Need, pass_role
-from sagemaker_images.cloudcontrol.errors import HandlerFailure, invalid_request, not_found
+from sagemaker_images.cloudcontrol.errors import (
+    HandlerFailure,
+    general,
+    invalid_request,
+    not_found,
+    not_stabilized,
+)
 from sagemaker_images.cloudcontrol.schema import ResourceSchema, model_validation_failed, parse_json_object
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.tenancy import Tenant
@@ -24,31 +33,108 @@ Model = dict[str, Any]
 POLL_SECONDS = 0.5
 
 
+class Operation(enum.StrEnum):
+    CREATE = "CREATE"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+
+
+class Phase(enum.StrEnum):
+    """Where a request's handler is; stored in the request's ``handler_state``."""
+
+    START = "start"  # nothing done yet
+    CREATE = "create"  # pre-checks passed: the create call is next (or was made just before a crash)
+    STABILIZE = "stabilize"  # waiting for the SageMaker status to settle
+    TAGS = "tags"  # bringing the tags in line with the desired state
+    READ = "read"  # reading the result back
+
+
+class UnknownPhase(Exception):
+    """A stored phase this operation does not have: a bug or a foreign row, never a guess."""
+
+
 @dataclass
 class Context:
     """What a handler step knows about its request; ``state`` is saved between steps."""
 
     tenant: Tenant
     request_token: str
-    operation: str  # CREATE | UPDATE | DELETE
+    operation: Operation
     identifier: str | None
     desired: Model | None
     previous: Model | None
     state: dict[str, Any]
     checkpoint: Callable[[], None] = lambda: None
+    resumed: Phase | None = None  # the phase this turn started in, when a previous turn left it there
+
+    @property
+    def phase(self) -> Phase:
+        value = self.state.get("phase", Phase.START)
+        try:
+            return Phase(value)
+        except ValueError:
+            raise UnknownPhase(f"unknown phase {value!r}") from None
+
+    def enter(self, phase: Phase) -> None:
+        self.state["phase"] = phase.value
+        self.checkpoint()
 
 
 @dataclass(frozen=True)
 class Progress:
-    """IN_PROGRESS (look again at ``retry_after``) or SUCCESS (with the model read back, if any)."""
+    """IN_PROGRESS (look again in ``delay`` seconds) or SUCCESS (with the model read back, if any).
+
+    The tracker turns the delay into a time with its own clock."""
 
     done: bool
     model: Model | None = None
-    retry_after: float | None = None
+    delay: float = 0.0
+
+    @classmethod
+    def wait(cls, delay: float = POLL_SECONDS) -> Progress:
+        return cls(done=False, delay=delay)
+
+    @classmethod
+    def success(cls, model: Model | None = None) -> Progress:
+        return cls(done=True, model=model)
 
 
-def waiting() -> Progress:
-    return Progress(done=False, retry_after=time.time() + POLL_SECONDS)
+# A step either names the next phase or ends the turn.
+Step = Callable[[Context], "Phase | Progress"]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """How a SageMaker status settles after a call, and what AWS's handler says when it does not."""
+
+    pending: str  # CREATING, UPDATING, DELETING: look again later
+    settled: str | None  # the status that ends it; None: ends when the resource is gone
+    failed: str  # *_FAILED
+    on_failed: Callable[[str, str], HandlerFailure]  # (type name, identifier)
+    on_unexpected: Callable[[str, str], HandlerFailure]  # (identifier, status)
+
+
+def _unexpected(identifier: str, status: str) -> HandlerFailure:
+    return general(f"Stabilizing of {identifier} failed with an unexpected status {status}")
+
+
+CREATING = Transition(
+    "CREATING",
+    "CREATED",
+    "CREATE_FAILED",
+    lambda type_name, identifier: general(f"{type_name} [{identifier}] failed to create."),
+    _unexpected,
+)
+UPDATING = Transition("UPDATING", "CREATED", "UPDATE_FAILED", not_stabilized, _unexpected)
+DELETING = Transition(
+    "DELETING",
+    None,
+    "DELETE_FAILED",
+    not_stabilized,
+    lambda identifier, status: general(
+        f"Unexpected status: [{status}] while stabilizing delete for resource: [{identifier}]"
+    ),
+)
 
 
 _ABSENT = object()
@@ -168,11 +254,37 @@ class Handler:
     # -- handlers ---------------------------------------------------------------------------------
 
     def step(self, ctx: Context) -> Progress:
-        if ctx.operation == "CREATE":
-            return self.create(ctx)
-        if ctx.operation == "UPDATE":
-            return self.update(ctx)
-        return self.delete(ctx)
+        """One turn of the request's state machine, from the phase it is in."""
+        steps = self.steps(ctx.operation)
+        for _ in range(len(steps) + 1):
+            phase = ctx.phase
+            run = steps.get(phase)
+            if run is None:
+                raise UnknownPhase(f"{ctx.operation} has no phase {phase.value!r}")
+            outcome = run(ctx)
+            if isinstance(outcome, Progress):
+                return outcome
+            ctx.enter(outcome)
+        raise UnknownPhase(f"{ctx.operation} went round its phases without ending a turn")
+
+    def steps(self, operation: Operation) -> Mapping[Phase, Step]:
+        raise NotImplementedError
+
+    def settle(self, status: str | None, transition: Transition, *, name: str, shown: str) -> Progress | None:
+        """None once ``status`` has settled as ``transition`` wants (None: the resource is gone), a
+        wait while it is pending; the handler's failure otherwise (``name`` and ``shown`` are the
+        identifiers AWS's handler puts in its failure and its unexpected-status messages)."""
+        if status is None:
+            if transition.settled is None:
+                return None
+            raise not_found(self.type_name, name)
+        if status == transition.pending:
+            return Progress.wait()
+        if status == transition.settled:
+            return None
+        if status == transition.failed:
+            raise transition.on_failed(self.type_name, name)
+        raise transition.on_unexpected(shown, status)
 
     def validate_desired(self, desired: Model) -> None:
         """What CloudFormation checks before the create handler runs: the model against the schema."""
@@ -185,15 +297,6 @@ class Handler:
         given = [name for name in order if desired.get(name) is not None]
         if given:
             raise invalid_request(f"The following ReadOnly properties were set: [{','.join(given)}]")
-
-    def create(self, ctx: Context) -> Progress:
-        raise NotImplementedError
-
-    def update(self, ctx: Context) -> Progress:
-        raise NotImplementedError
-
-    def delete(self, ctx: Context) -> Progress:
-        raise NotImplementedError
 
     def read(self, tenant: Tenant, key: dict[str, Any], shown: str) -> Model:
         raise NotImplementedError

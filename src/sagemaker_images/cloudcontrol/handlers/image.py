@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sagemaker_images.cloudcontrol.errors import (
     HandlerFailure,
     already_exists,
     conflict,
-    general,
     invalid_request,
     limit_exceeded,
     not_found,
-    not_stabilized,
 )
-from sagemaker_images.cloudcontrol.handlers import Context, Handler, Listing, Model, Progress, waiting
+from sagemaker_images.cloudcontrol.handlers import (
+    CREATING,
+    DELETING,
+    UPDATING,
+    Context,
+    Handler,
+    Listing,
+    Model,
+    Operation,
+    Phase,
+    Progress,
+    Step,
+)
 from sagemaker_images.images.arns import image_arn, parse_image_arn
 from sagemaker_images.images.errors import (
     ResourceInUse,
@@ -99,42 +110,57 @@ class ImageHandler(Handler):
         models = [{"ImageArn": image["ImageArn"]} for image in page["Images"]]
         return Listing(models, page.get("NextToken"))
 
+    # -- the state machines -----------------------------------------------------------------------
+
+    def steps(self, operation: Operation) -> Mapping[Phase, Step]:
+        if operation is Operation.CREATE:
+            return {
+                Phase.START: self._create_checks,
+                Phase.CREATE: self._create,
+                Phase.STABILIZE: self._created,
+                Phase.READ: self._read_back,
+            }
+        if operation is Operation.UPDATE:
+            return {
+                Phase.START: self._update,
+                Phase.STABILIZE: self._updated,
+                Phase.TAGS: self._update_tags,
+                Phase.READ: self._read_back,
+            }
+        return {Phase.START: self._delete, Phase.STABILIZE: self._deleted}
+
+    def _name(self, ctx: Context) -> str:
+        """The image a request is about: the one it creates, or the one it found."""
+        if ctx.operation is Operation.CREATE:
+            return str((ctx.desired or {}).get("ImageName", ""))
+        if ctx.operation is Operation.UPDATE:
+            return str((ctx.previous or {})["ImageName"])
+        return str(self.resolve(ctx.tenant, ctx.identifier or "")["ImageName"])
+
+    def _status(self, ctx: Context, name: str) -> str | None:
+        try:
+            return str(self._describe(ctx.tenant, name)["ImageStatus"])
+        except ResourceNotFound:
+            return None
+
+    def _read_back(self, ctx: Context) -> Progress:
+        name = self._name(ctx)
+        return Progress.success(self.read(ctx.tenant, {"ImageName": name}, name))
+
     # -- create -----------------------------------------------------------------------------------
 
-    def create(self, ctx: Context) -> Progress:
+    def _create_checks(self, ctx: Context) -> Phase:
         desired = ctx.desired or {}
-        name = desired.get("ImageName", "")
-        phase = ctx.state.setdefault("phase", "start")
-        # A step that finds itself in "create" was interrupted (a crash) after the pre-check.
-        resumed = phase == "create"
-        if phase == "start":
-            self.validate_desired(desired)
-            self.refuse_read_only(desired, ("ImageArn",))
-            try:
-                self._describe(ctx.tenant, name)
-                raise already_exists(self.type_name, name)
-            except ResourceNotFound:
-                pass
-            # From here a retry after a crash must not take our own image for someone else's.
-            ctx.state["phase"] = "create"
-            ctx.checkpoint()
-            phase = "create"
-        if phase == "create":
-            self._create(ctx, desired, resumed=resumed)
-            ctx.identifier = image_arn(ctx.tenant, name)
-            ctx.state["phase"] = phase = "stabilize"
-        if phase == "stabilize":
-            status = self._status(ctx, name)
-            if status == "CREATING":
-                return waiting()
-            if status == "CREATE_FAILED":
-                raise general(f"{self.type_name} [{ctx.identifier}] failed to create.")
-            if status != "CREATED":
-                raise general(f"Stabilizing of {ctx.identifier} failed with an unexpected status {status}")
-            ctx.state["phase"] = "read"
-        return Progress(done=True, model=self.read(ctx.tenant, {"ImageName": name}, name))
+        self.validate_desired(desired)
+        self.refuse_read_only(desired, ("ImageArn",))
+        name = self._name(ctx)
+        if self._status(ctx, name) is not None:
+            raise already_exists(self.type_name, name)
+        # Saved before CreateImage: a turn resumed in CREATE must not take its own image for another's.
+        return Phase.CREATE
 
-    def _create(self, ctx: Context, desired: Model, *, resumed: bool) -> None:
+    def _create(self, ctx: Context) -> Phase:
+        desired = ctx.desired or {}
         request: dict[str, Any] = {"ImageName": desired["ImageName"], "RoleArn": desired["ImageRoleArn"]}
         for prop, member in _OPTIONAL:
             if prop in desired:
@@ -144,63 +170,58 @@ class ImageHandler(Handler):
         try:
             self.sagemaker(ctx.tenant, "CreateImage", request)
         except ResourceInUse:
-            if resumed:
-                return  # our own CreateImage, made before a crash interrupted this step
-            raise already_exists(self.type_name, desired["ImageName"]) from None
+            # After a crash right after our own CreateImage, the image in the way is ours.
+            if ctx.resumed is not Phase.CREATE:
+                raise already_exists(self.type_name, desired["ImageName"]) from None
         except ValidationException as exc:
             raise invalid_request(exc.message) from None
         except ResourceLimitExceeded as exc:
             raise limit_exceeded(self.type_name, exc.message) from None
+        ctx.identifier = image_arn(ctx.tenant, desired["ImageName"])
+        return Phase.STABILIZE
 
-    def _status(self, ctx: Context, name: str) -> str:
-        try:
-            return self._describe(ctx.tenant, name)["ImageStatus"]
-        except ResourceNotFound:
-            raise not_found(self.type_name, ctx.identifier or name) from None
+    def _created(self, ctx: Context) -> Phase | Progress:
+        identifier = ctx.identifier or self._name(ctx)
+        status = self._status(ctx, self._name(ctx))
+        return self.settle(status, CREATING, name=identifier, shown=identifier) or Phase.READ
 
     # -- update -----------------------------------------------------------------------------------
 
-    def update(self, ctx: Context) -> Progress:
+    def _update(self, ctx: Context) -> Phase:
         desired, previous = ctx.desired or {}, ctx.previous or {}
-        name = previous["ImageName"]
-        phase = ctx.state.setdefault("phase", "start")
-        if phase == "start":
-            request: dict[str, Any] = {"ImageName": name, "RoleArn": desired["ImageRoleArn"]}
-            removed = []
-            for prop, member in _OPTIONAL:
-                if prop in desired:
-                    request[member] = desired[prop]
-                elif prop in previous:
-                    removed.append(member)
-            if removed:
-                request["DeleteProperties"] = removed
-            try:
-                self.sagemaker(ctx.tenant, "UpdateImage", request)
-            except ResourceNotFound:
-                raise not_found(self.type_name, name) from None
-            except ResourceInUse as exc:
-                raise conflict(self.type_name, name, exc.message.rstrip(".")) from None
-            except ValidationException as exc:
-                raise invalid_request(exc.message) from None
-            ctx.state["phase"] = phase = "stabilize"
-        if phase == "stabilize":
-            status = self._status(ctx, name)
-            if status == "UPDATING":
-                return waiting()
-            if status == "UPDATE_FAILED":
-                raise not_stabilized(self.type_name, ctx.identifier or name)
-            if status != "CREATED":
-                raise general(f"Stabilizing of {ctx.identifier} failed with an unexpected status {status}")
-            ctx.state["phase"] = phase = "tags"
-        if phase == "tags":
-            self._update_tags(ctx, name, desired)
-            ctx.state["phase"] = "read"
-        return Progress(done=True, model=self.read(ctx.tenant, {"ImageName": name}, name))
+        name = self._name(ctx)
+        request: dict[str, Any] = {"ImageName": name, "RoleArn": desired["ImageRoleArn"]}
+        removed = []
+        for prop, member in _OPTIONAL:
+            if prop in desired:
+                request[member] = desired[prop]
+            elif prop in previous:
+                removed.append(member)
+        if removed:
+            request["DeleteProperties"] = removed
+        try:
+            self.sagemaker(ctx.tenant, "UpdateImage", request)
+        except ResourceNotFound:
+            raise not_found(self.type_name, name) from None
+        except ResourceInUse as exc:
+            raise conflict(self.type_name, name, exc.message.rstrip(".")) from None
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+        return Phase.STABILIZE
 
-    def _update_tags(self, ctx: Context, name: str, desired: Model) -> None:
+    def _updated(self, ctx: Context) -> Phase | Progress:
+        name = self._name(ctx)
+        status = self._status(ctx, name)
+        return (
+            self.settle(status, UPDATING, name=ctx.identifier or name, shown=str(ctx.identifier))
+            or Phase.TAGS
+        )
+
+    def _update_tags(self, ctx: Context) -> Phase:
         """As AWS's handler: remove the tags that went away, then add the new or changed ones."""
+        name = self._name(ctx)
         arn = image_arn(ctx.tenant, name)
-        wanted = {t["Key"]: t["Value"] for t in desired.get("Tags", ())}
+        wanted = {t["Key"]: t["Value"] for t in (ctx.desired or {}).get("Tags", ())}
         try:
             existing = self._tags(ctx.tenant, arn)
             to_add = {k: v for k, v in wanted.items() if existing.get(k) != v}
@@ -214,33 +235,27 @@ class ImageHandler(Handler):
             raise not_found(self.type_name, arn) from None
         except ValidationException as exc:
             raise invalid_request(exc.message) from None
+        return Phase.READ
 
     # -- delete -----------------------------------------------------------------------------------
 
-    def delete(self, ctx: Context) -> Progress:
+    def _delete(self, ctx: Context) -> Phase:
         shown = ctx.identifier or ""
-        key = self.resolve(ctx.tenant, shown)
-        name = key["ImageName"]
-        phase = ctx.state.setdefault("phase", "start")
-        if phase == "start":
-            try:
-                status = self._describe(ctx.tenant, name)["ImageStatus"]
-                if status != "DELETING":
-                    self.sagemaker(ctx.tenant, "DeleteImage", {"ImageName": name})
-            except ResourceNotFound:
-                raise not_found(self.type_name, shown) from None
-            except ResourceInUse as exc:
-                raise conflict(self.type_name, name, exc.message.rstrip(".")) from None
-            ctx.state["phase"] = "stabilize"
+        name = self._name(ctx)
         try:
             status = self._describe(ctx.tenant, name)["ImageStatus"]
+            if status != "DELETING":
+                self.sagemaker(ctx.tenant, "DeleteImage", {"ImageName": name})
         except ResourceNotFound:
-            return Progress(done=True)
-        if status == "DELETING":
-            return waiting()
-        if status == "DELETE_FAILED":
-            raise not_stabilized(self.type_name, name)
-        raise general(f"Unexpected status: [{status}] while stabilizing delete for resource: [{shown}]")
+            raise not_found(self.type_name, shown) from None
+        except ResourceInUse as exc:
+            raise conflict(self.type_name, name, exc.message.rstrip(".")) from None
+        return Phase.STABILIZE
+
+    def _deleted(self, ctx: Context) -> Progress:
+        name = self._name(ctx)
+        status = self._status(ctx, name)
+        return self.settle(status, DELETING, name=name, shown=ctx.identifier or "") or Progress.success()
 
 
 __all__ = ["HandlerFailure", "ImageHandler"]

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sagemaker_images.cloudcontrol.errors import (
     conflict,
-    general,
     invalid_request,
     limit_exceeded,
     not_found,
-    not_stabilized,
 )
-from sagemaker_images.cloudcontrol.handlers import Context, Handler, Listing, Model, Progress, waiting
+from sagemaker_images.cloudcontrol.handlers import (
+    CREATING,
+    DELETING,
+    Context,
+    Handler,
+    Listing,
+    Model,
+    Operation,
+    Phase,
+    Progress,
+    Step,
+)
 from sagemaker_images.cloudcontrol.schema import IMAGE
 from sagemaker_images.images.arns import image_version_arn, parse_image_arn
 from sagemaker_images.images.errors import (
@@ -86,67 +96,68 @@ class ImageVersionHandler(Handler):
         models = [{"ImageVersionArn": v["ImageVersionArn"]} for v in page["ImageVersions"]]
         return Listing(models, page.get("NextToken"))
 
-    def _key(self, ctx: Context) -> dict[str, Any]:
-        ref = parse_image_arn(ctx.identifier or "")
-        assert ref is not None and ref.version is not None
-        return {"ImageName": ref.name, "Version": ref.version}
+    # -- the state machines -----------------------------------------------------------------------
 
-    def _status(self, ctx: Context, key: dict[str, Any]) -> str:
+    def steps(self, operation: Operation) -> Mapping[Phase, Step]:
+        if operation is Operation.CREATE:
+            return {Phase.START: self._create, Phase.STABILIZE: self._created, Phase.READ: self._read_back}
+        if operation is Operation.UPDATE:
+            return {Phase.START: self._update}
+        return {Phase.START: self._delete, Phase.STABILIZE: self._deleted}
+
+    def _key(self, ctx: Context) -> dict[str, Any]:
+        """The version a request is about (known to a create once CreateImageVersion answered)."""
+        return self.resolve(ctx.tenant, ctx.identifier or "")
+
+    def _status(self, ctx: Context, key: dict[str, Any]) -> str | None:
         try:
-            return self._describe(ctx.tenant, key)["ImageVersionStatus"]
+            return str(self._describe(ctx.tenant, key)["ImageVersionStatus"])
         except ResourceNotFound:
-            raise not_found(self.type_name, ctx.identifier or key["ImageName"]) from None
+            return None
+
+    def _read_back(self, ctx: Context) -> Progress:
+        return Progress.success(self.read(ctx.tenant, self._key(ctx), ctx.identifier or ""))
 
     # -- create -----------------------------------------------------------------------------------
 
-    def create(self, ctx: Context) -> Progress:
+    def _create(self, ctx: Context) -> Phase:
         desired = ctx.desired or {}
-        phase = ctx.state.setdefault("phase", "start")
-        if phase == "start":
-            self.validate_desired(desired)
-            self.refuse_read_only(desired, ("ImageArn", "ImageVersionArn", "Version", "ContainerImage"))
-            name = desired["ImageName"]
-            aliases = list(
-                dict.fromkeys([*desired.get("Aliases", ()), *filter(None, [desired.get("Alias")])])
-            )
-            request: dict[str, Any] = {
-                "ImageName": name,
-                "BaseImage": desired["BaseImage"],
-                # The request token: a retry of this step after a crash is the same CreateImageVersion.
-                "ClientToken": ctx.request_token,
-                **{prop: desired[prop] for prop in _METADATA if prop in desired},
-            }
-            if aliases:
-                request["Aliases"] = aliases
-            try:
-                arn = self.sagemaker(ctx.tenant, "CreateImageVersion", request)["ImageVersionArn"]
-            except ResourceNotFound:
-                raise invalid_request(f"Image: [{name}] not found. Failed to create Image Version") from None
-            except ResourceInUse:
-                raise conflict(
-                    self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
-                ) from None
-            except ValidationException as exc:
-                raise invalid_request(exc.message) from None
-            except ResourceLimitExceeded as exc:
-                raise limit_exceeded(self.type_name, exc.message) from None
-            ctx.identifier = arn
-            ctx.state["phase"] = phase = "stabilize"
-        key = self._key(ctx)
-        if phase == "stabilize":
-            status = self._status(ctx, key)
-            if status == "CREATING":
-                return waiting()
-            if status == "CREATE_FAILED":
-                raise general(f"{self.type_name} [{ctx.identifier}] failed to create.")
-            if status != "CREATED":
-                raise general(f"Stabilizing of {ctx.identifier} failed with an unexpected status {status}")
-            ctx.state["phase"] = "read"
-        return Progress(done=True, model=self.read(ctx.tenant, key, ctx.identifier or ""))
+        self.validate_desired(desired)
+        self.refuse_read_only(desired, ("ImageArn", "ImageVersionArn", "Version", "ContainerImage"))
+        name = desired["ImageName"]
+        aliases = list(dict.fromkeys([*desired.get("Aliases", ()), *filter(None, [desired.get("Alias")])]))
+        request: dict[str, Any] = {
+            "ImageName": name,
+            "BaseImage": desired["BaseImage"],
+            # The request token: a retry of this step after a crash is the same CreateImageVersion.
+            "ClientToken": ctx.request_token,
+            **{prop: desired[prop] for prop in _METADATA if prop in desired},
+        }
+        if aliases:
+            request["Aliases"] = aliases
+        try:
+            arn = self.sagemaker(ctx.tenant, "CreateImageVersion", request)["ImageVersionArn"]
+        except ResourceNotFound:
+            raise invalid_request(f"Image: [{name}] not found. Failed to create Image Version") from None
+        except ResourceInUse:
+            raise conflict(
+                self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
+            ) from None
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+        except ResourceLimitExceeded as exc:
+            raise limit_exceeded(self.type_name, exc.message) from None
+        ctx.identifier = arn
+        return Phase.STABILIZE
+
+    def _created(self, ctx: Context) -> Phase | Progress:
+        identifier = ctx.identifier or ""
+        status = self._status(ctx, self._key(ctx))
+        return self.settle(status, CREATING, name=identifier, shown=identifier) or Phase.READ
 
     # -- update -----------------------------------------------------------------------------------
 
-    def update(self, ctx: Context) -> Progress:
+    def _update(self, ctx: Context) -> Progress:
         desired, previous = ctx.desired or {}, ctx.previous or {}
         key = self._key(ctx)
         request: dict[str, Any] = {"ImageName": key["ImageName"], "Version": key["Version"]}
@@ -169,7 +180,7 @@ class ImageVersionHandler(Handler):
             raise conflict(self.type_name, key["ImageName"], exc.message.rstrip(".")) from None
         except ValidationException as exc:
             raise invalid_request(exc.message) from None
-        return Progress(done=True, model=self.read(ctx.tenant, key, ctx.identifier or ""))
+        return self._read_back(ctx)
 
     def _aliases(self, tenant: Tenant, key: dict[str, Any]) -> list[str]:
         aliases: list[str] = []
@@ -187,33 +198,28 @@ class ImageVersionHandler(Handler):
 
     # -- delete -----------------------------------------------------------------------------------
 
-    def delete(self, ctx: Context) -> Progress:
+    def _delete(self, ctx: Context) -> Phase:
         shown = ctx.identifier or ""
-        key = self.resolve(ctx.tenant, shown)
-        phase = ctx.state.setdefault("phase", "start")
-        if phase == "start":
-            try:
-                status = self._describe(ctx.tenant, key)["ImageVersionStatus"]
-                if status != "DELETING":
-                    self.sagemaker(
-                        ctx.tenant,
-                        "DeleteImageVersion",
-                        {"ImageName": key["ImageName"], "Version": key["Version"]},
-                    )
-            except ResourceNotFound:
-                raise not_found(self.type_name, shown) from None
-            except ResourceInUse:
-                name = key["ImageName"]
-                raise conflict(
-                    self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
-                ) from None
-            ctx.state["phase"] = "stabilize"
+        key = self._key(ctx)
         try:
             status = self._describe(ctx.tenant, key)["ImageVersionStatus"]
+            if status != "DELETING":
+                self.sagemaker(
+                    ctx.tenant,
+                    "DeleteImageVersion",
+                    {"ImageName": key["ImageName"], "Version": key["Version"]},
+                )
         except ResourceNotFound:
-            return Progress(done=True)
-        if status == "DELETING":
-            return waiting()
-        if status == "DELETE_FAILED":
-            raise not_stabilized(self.type_name, shown)
-        raise general(f"Unexpected status: [{status}] while stabilizing delete for resource: [{shown}]")
+            raise not_found(self.type_name, shown) from None
+        except ResourceInUse:
+            name = key["ImageName"]
+            # AWS's delete handler reuses its create handler's text here, "create" and all.
+            raise conflict(
+                self.type_name, name, f"Image: [{name}] is in use. Could not create new Image Version"
+            ) from None
+        return Phase.STABILIZE
+
+    def _deleted(self, ctx: Context) -> Progress:
+        shown = ctx.identifier or ""
+        status = self._status(ctx, self._key(ctx))
+        return self.settle(status, DELETING, name=shown, shown=shown) or Progress.success()
