@@ -35,7 +35,7 @@ from sagemaker_images.cloudcontrol.errors import (
     InvalidRequestException,
     RequestTokenNotFoundException,
 )
-from sagemaker_images.cloudcontrol.handlers import Context, Handler, Operation, Progress
+from sagemaker_images.cloudcontrol.handlers import Context, Handler, Operation, Progress, UnknownPhase
 from sagemaker_images.store import Database
 from sagemaker_images.store.resource_requests import UNFINISHED, DuplicateRequest, ResourceRequests
 from sagemaker_images.tenancy import Tenant
@@ -170,6 +170,8 @@ class RequestTracker:
         with self.database.read() as q:
             due = ResourceRequests(q.conn, postgres=q.postgres).due(self.clock(), PER_TENANT, limit)
         for token in due:
+            if self._stop.is_set():
+                break
             self.advance(token)
         return len(due)
 
@@ -220,6 +222,11 @@ class RequestTracker:
             self._write_back(token, outcome)
             return
         except LeaseLost:
+            return
+        except UnknownPhase:
+            # Deterministic: trying again would find the same phase.
+            log.exception("resource request %s is in a phase its handler does not have", token)
+            self._write_back(token, self._ended(INTERNAL_FAILURE, "Internal Failure", json.dumps(ctx.state)))
             return
         except Exception as error:
             retry = self._retry(failed_steps, now)
@@ -402,14 +409,17 @@ class RequestTracker:
 
     def start(self) -> None:
         if self._worker is None:
+            self._stop.clear()
             self._worker = threading.Thread(target=self._run, name="cloudcontrol-requests", daemon=True)
             self._worker.start()
 
     def stop(self) -> None:
+        """Let the step under way finish (a lease keeps others off it meanwhile), then end."""
         self._stop.set()
         self._wake.set()
         if self._worker is not None:
-            self._worker.join(timeout=5)
+            self._worker.join(timeout=LEASE_SECONDS)
+            self._worker = None
 
     def _run(self) -> None:
         while not self._stop.is_set():

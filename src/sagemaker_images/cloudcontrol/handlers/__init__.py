@@ -24,6 +24,8 @@ from sagemaker_images.cloudcontrol.errors import (
     not_stabilized,
 )
 from sagemaker_images.cloudcontrol.schema import ResourceSchema, model_validation_failed, parse_json_object
+from sagemaker_images.errors import SerializationException, ValidationException
+from sagemaker_images.images.errors import ResourceNotFound
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.tenancy import Tenant
 
@@ -171,6 +173,14 @@ class SageMaker:
     def __call__(self, tenant: Tenant, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         validated = self._api.operations[operation].validate(request)
         return self._operations[operation](tenant, validated)
+
+    def describe(self, tenant: Tenant, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A Describe* call where a name or number the model refuses names nothing: ResourceNotFound
+        (a schema pattern lets through what SageMaker's does not, e.g. a name ending in a newline)."""
+        try:
+            return self(tenant, operation, request)
+        except (ValidationException, SerializationException) as exc:
+            raise ResourceNotFound(exc.message) from None
 
 
 @dataclass

@@ -68,7 +68,7 @@ class ImageHandler(Handler):
     # -- read / list ------------------------------------------------------------------------------
 
     def _describe(self, tenant: Tenant, name: str) -> dict[str, Any]:
-        return self.sagemaker(tenant, "DescribeImage", {"ImageName": name})
+        return self.sagemaker.describe(tenant, "DescribeImage", {"ImageName": name})
 
     def read(self, tenant: Tenant, key: dict[str, Any], shown: str) -> Model:
         try:

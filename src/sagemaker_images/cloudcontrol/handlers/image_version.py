@@ -58,7 +58,7 @@ class ImageVersionHandler(Handler):
     # -- read / list ------------------------------------------------------------------------------
 
     def _describe(self, tenant: Tenant, key: dict[str, Any]) -> dict[str, Any]:
-        return self.sagemaker(
+        return self.sagemaker.describe(
             tenant, "DescribeImageVersion", {"ImageName": key["ImageName"], "Version": key["Version"]}
         )
 
@@ -66,7 +66,9 @@ class ImageVersionHandler(Handler):
         try:
             described = self._describe(tenant, key)
             # The image's own spelling of its name (the ARN only has it lowercased).
-            name = self.sagemaker(tenant, "DescribeImage", {"ImageName": key["ImageName"]})["ImageName"]
+            name = self.sagemaker.describe(tenant, "DescribeImage", {"ImageName": key["ImageName"]})[
+                "ImageName"
+            ]
         except (ResourceNotFound, ValidationException):
             raise not_found(self.type_name, shown) from None
         model: Model = {
