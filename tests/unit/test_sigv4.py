@@ -207,7 +207,10 @@ def test_each_api_declares_what_its_requests_need():
     cloudcontrol = CloudControl({}, None, load_api("sagemaker", ()))  # type: ignore[arg-type]
     assert cloudcontrol.needs("CreateResource", {"TypeName": image}) == [
         Need("sagemaker:CreateImage"),
+        Need("sagemaker:DescribeImage"),
         Need("iam:PassRole"),
+        Need("sagemaker:AddTags"),
+        Need("sagemaker:ListTags"),
     ]
     assert cloudcontrol.needs("ListResources", {"TypeName": version}) == [Need("sagemaker:ListImageVersions")]
     assert cloudcontrol.needs("GetResourceRequestStatus", {"RequestToken": "t"}) == []
