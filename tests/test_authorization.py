@@ -8,14 +8,19 @@ test reads the state back with an all-powerful key, so it checks what happened, 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
-from collections.abc import Iterator
+import os
+import random
+import time
+from collections.abc import Iterable, Iterator
 
 import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
+from sagemaker_images.cloudcontrol.schema import schema_for
 from tests.servers import ServerProcess, fresh_postgres_database
 
 ACCOUNT = "111122223333"
@@ -200,3 +205,310 @@ def test_a_type_name_of_the_wrong_shape_is_never_a_500(secured, type_name):
                 assert code == expected
             else:
                 assert code in ("SerializationException", "ValidationException")
+
+
+# -- authorisation as a property ---------------------------------------------------------------------
+#
+# Random keys (allowed actions, pass-role patterns, accounts) send random request sequences over both
+# APIs — every JSON Patch operation, on every path including the whole document "" — and the state
+# read back afterwards with an all-powerful key may hold no role the key could not pass and no change
+# the key could not make. What the key could do is computed here from its entry in the credentials
+# file, independently of the server's own matching.
+
+EXAMPLES = int(os.environ.get("SAGEMAKER_IMAGES_AUTHZ_EXAMPLES", "6"))
+SEED = int(os.environ.get("SAGEMAKER_IMAGES_AUTHZ_SEED", "20261124"))
+ACCOUNTS = ("210987654321", "123412341234")
+ROLES = (
+    f"arn:aws:iam::{ACCOUNTS[0]}:role/Allowed1",
+    f"arn:aws:iam::{ACCOUNTS[0]}:role/Other",
+    f"arn:aws:iam::{ACCOUNTS[1]}:role/Allowed2",
+    "arn:aws:iam::999999999999:role/Evil",
+)
+ACTIONS = (
+    "sagemaker:*",
+    "sagemaker:CreateImage",
+    "sagemaker:UpdateImage",
+    "sagemaker:DeleteImage",
+    "sagemaker:AddTags",
+    "sagemaker:DeleteTags",
+    "sagemaker:Describe*",
+    "sagemaker:List*",
+    "cloudformation:*",
+    "cloudformation:CreateResource",
+    "cloudformation:UpdateResource",
+    "cloudformation:DeleteResource",
+    "cloudformation:Get*",
+    "iam:PassRole",
+    "iam:*",
+)
+ROLE_PATTERNS = (
+    "arn:aws:iam::*:role/Allowed*",
+    f"arn:aws:iam::{ACCOUNTS[1]}:role/*",
+    "*",
+    "arn:*:iam::999999999999:*",
+)
+CC_PERMISSIONS = {
+    "create": ("cloudformation:CreateResource",),
+    "update": ("cloudformation:UpdateResource",),
+    "delete": ("cloudformation:DeleteResource",),
+}
+
+
+def random_keys(rng: random.Random, count: int) -> dict[str, dict]:
+    keys = {}
+    for n in range(count):
+        entry: dict = {"secret": f"s{n}", "account": rng.choice(ACCOUNTS)}
+        if rng.random() < 0.6:  # many keys may do much, so that their pass-role limits are what is tested
+            entry["allow"] = rng.sample(ACTIONS, rng.randint(1, 7))
+        if rng.random() < 0.75:
+            entry["pass_roles"] = rng.sample(ROLE_PATTERNS, rng.randint(1, 2))
+        keys[f"AKIDRANDOM{n:03d}"] = entry
+    for n, account in enumerate(ACCOUNTS):
+        keys[f"AKIDROOT{n}"] = {"secret": "root", "account": account, "pass_roles": ["*"]}
+    return keys
+
+
+class Key:
+    """What a key may do, computed from its credentials entry (not by asking the server)."""
+
+    def __init__(self, entry: dict) -> None:
+        self.entry = entry
+
+    def can(self, action: str) -> bool:
+        allow = self.entry.get("allow")
+        return allow is None or any(fnmatch.fnmatch(action.lower(), p.lower()) for p in allow)
+
+    def can_pass(self, role: str) -> bool:
+        patterns = self.entry.get("pass_roles", [f"arn:*:iam::{self.entry['account']}:role/*"])
+        return self.can("iam:PassRole") and any(fnmatch.fnmatchcase(role, p) for p in patterns)
+
+    def can_all(self, actions: Iterable[str]) -> bool:
+        return all(self.can(a) for a in actions)
+
+    def may(self, what: str) -> bool:
+        """May the key create/update/delete an image through either API?"""
+        schema = schema_for(IMAGE).document["handlers"][what]["permissions"]
+        through_cloudcontrol = self.can_all(CC_PERMISSIONS[what]) and self.can_all(schema)
+        direct = {"create": "sagemaker:CreateImage", "update": "sagemaker:UpdateImage"}.get(
+            what, "sagemaker:DeleteImage"
+        )
+        return self.can(direct) or through_cloudcontrol
+
+
+@pytest.fixture(scope="module")
+def fuzzed(backend: str, tmp_path_factory: pytest.TempPathFactory):
+    where = tmp_path_factory.mktemp("authorization-property")
+    keys = random_keys(random.Random(SEED), 40)
+    (where / "keys.json").write_text(json.dumps({"keys": keys}))
+    flags = ("--auth", "sigv4", "--credentials", str(where / "keys.json"))
+    if backend == "sqlite":
+        with ServerProcess(
+            f"sqlite:///{where / 'state.db'}", *flags, log_path=where / "server.log"
+        ) as server:
+            yield server, keys
+    else:
+        with (
+            fresh_postgres_database() as url,
+            ServerProcess(url, *flags, log_path=where / "server.log") as server,
+        ):
+            yield server, keys
+
+
+def keyed_client(server: ServerProcess, key: str, keys: dict, service: str):
+    return boto3.client(
+        service,
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=keys[key]["secret"],
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def random_tags(rng: random.Random) -> list[dict]:
+    return [
+        {"Key": k, "Value": rng.choice(("1", "2"))} for k in rng.sample(("a", "b", "c"), rng.randint(0, 3))
+    ]
+
+
+def random_patch(rng: random.Random, model: dict) -> list[dict]:
+    """A patch that is often valid and often sets a role, by any of the ways a patch can."""
+    role = rng.choice(ROLES)
+    tags = random_tags(rng)
+    shapes = [
+        [{"op": rng.choice(("add", "replace")), "path": "", "value": {**model, "ImageRoleArn": role}}],
+        [{"op": "add", "path": "", "value": {**model, "ImageRoleArn": role, "Tags": tags}}],
+        [{"op": rng.choice(("add", "replace")), "path": "/ImageRoleArn", "value": role}],
+        [
+            {"op": "add", "path": "/ImageDescription", "value": role},
+            {"op": rng.choice(("move", "copy")), "from": "/ImageDescription", "path": "/ImageRoleArn"},
+        ],
+        [{"op": "add", "path": "/Tags", "value": tags}],
+        [{"op": "remove", "path": "/Tags"}],
+        [{"op": "add", "path": "/Tags/-", "value": {"Key": "d", "Value": "4"}}],
+        [{"op": "add", "path": "/ImageDescription", "value": "patched"}],
+        [
+            {"op": "test", "path": "/ImageRoleArn", "value": role},
+            {"op": "remove", "path": "/ImageDescription"},
+        ],
+    ]
+    if rng.random() < 0.8:
+        return rng.choice(shapes)
+    paths = (
+        "",
+        "/ImageRoleArn",
+        "/ImageDescription",
+        "/ImageDisplayName",
+        "/Tags",
+        "/Tags/0",
+        "/Tags/-",
+        "/Nope",
+    )
+    values = [*ROLES, "text", tags, {"Key": "d", "Value": "4"}, 5, None, {**model, "ImageRoleArn": role}]
+    patch = []
+    for _ in range(rng.randint(1, 3)):
+        op = rng.choice(("add", "replace", "move", "copy", "remove", "test"))
+        entry: dict = {"op": op, "path": rng.choice(paths)}
+        if op in ("move", "copy"):
+            entry["from"] = rng.choice(paths[1:])
+        elif op in ("add", "replace", "test"):
+            entry["value"] = rng.choice(values)
+        patch.append(entry)
+    return patch
+
+
+def run_sequence(rng: random.Random, sm, cc, names: list[str], account: str) -> int:
+    """Random requests over both APIs; how many were attempted."""
+    seed, new_sm, new_cc = names
+    arn = f"arn:aws:sagemaker:us-east-1:{account}:image/{seed}"
+    model = {"ImageArn": arn, "ImageName": seed, "ImageRoleArn": ROLES[0]}
+    calls = [
+        lambda: sm.create_image(
+            ImageName=new_sm,
+            RoleArn=rng.choice(ROLES),
+            **({"Tags": random_tags(rng) or [{"Key": "t", "Value": "v"}]} if rng.random() < 0.5 else {}),
+        ),
+        lambda: sm.update_image(ImageName=seed, RoleArn=rng.choice(ROLES)),
+        lambda: sm.update_image(ImageName=seed, Description=rng.choice(("changed", "other"))),
+        lambda: sm.add_tags(ResourceArn=arn, Tags=random_tags(rng) or [{"Key": "z", "Value": "z"}]),
+        lambda: sm.delete_tags(ResourceArn=arn, TagKeys=[rng.choice(("a", "b", "c", "k1"))]),
+        lambda: sm.delete_image(ImageName=seed),
+        lambda: cc.create_resource(
+            TypeName=IMAGE,
+            DesiredState=json.dumps(
+                {
+                    "ImageName": new_cc,
+                    "ImageRoleArn": rng.choice(ROLES),
+                    **({"Tags": random_tags(rng)} if rng.random() < 0.5 else {}),
+                }
+            ),
+        ),
+        lambda: cc.update_resource(
+            TypeName=IMAGE, Identifier=arn, PatchDocument=json.dumps(random_patch(rng, model))
+        ),
+        lambda: cc.update_resource(
+            TypeName=IMAGE, Identifier=arn, PatchDocument=json.dumps(random_patch(rng, model))
+        ),
+        lambda: cc.delete_resource(TypeName=IMAGE, Identifier=arn),
+    ]
+    count = rng.randint(4, 9)
+    for _ in range(count):
+        call_ = rng.choice(calls)
+        try:
+            call_()
+        except ClientError as error:
+            assert error.response["ResponseMetadata"]["HTTPStatusCode"] < 500, error.response
+    return count
+
+
+def settle_requests(cc, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while True:
+        pending = cc.list_resource_requests(
+            ResourceRequestStatusFilter={
+                "OperationStatuses": ["PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS"]
+            }
+        )["ResourceRequestStatusSummaries"]
+        if not pending:
+            return
+        assert time.monotonic() < end, pending
+        time.sleep(0.2)
+
+
+def state_of(sm, name: str, account: str) -> dict | None:
+    try:
+        described = sm.describe_image(ImageName=name)
+    except ClientError as error:
+        assert error.response["Error"]["Code"] == "ResourceNotFound"
+        return None
+    arn = f"arn:aws:sagemaker:us-east-1:{account}:image/{name}"
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    return {"role": described["RoleArn"], "description": described.get("Description"), "tags": tags}
+
+
+def test_no_request_sequence_leaves_what_its_key_may_not_do(fuzzed, backend):
+    check_sequences(fuzzed, backend, EXAMPLES)
+
+
+@pytest.mark.long
+def test_many_more_request_sequences(fuzzed, backend):
+    check_sequences(
+        fuzzed, backend, int(os.environ.get("SAGEMAKER_IMAGES_AUTHZ_LONG_EXAMPLES", "60")), offset=1000
+    )
+
+
+def check_sequences(fuzzed, backend: str, examples: int, offset: int = 0) -> None:
+    server, keys = fuzzed
+    rng = random.Random(SEED + offset + (0 if backend == "sqlite" else 1))
+    random_keys_ = sorted(k for k in keys if k.startswith("AKIDRANDOM"))
+    tried = 0
+    for example in range(offset, offset + examples):
+        key_id = rng.choice(random_keys_)
+        key = Key(keys[key_id])
+        account = keys[key_id]["account"]
+        root = f"AKIDROOT{ACCOUNTS.index(account)}"
+        admin_sm, admin_cc = (
+            keyed_client(server, root, keys, "sagemaker"),
+            keyed_client(server, root, keys, "cloudcontrol"),
+        )
+        names = [f"p{example}-seed-{backend}", f"p{example}-sm-{backend}", f"p{example}-cc-{backend}"]
+        seed_role = rng.choice(ROLES)
+        admin_sm.create_image(ImageName=names[0], RoleArn=seed_role, Tags=[{"Key": "k1", "Value": "v1"}])
+        before = state_of(admin_sm, names[0], account)
+        sm, cc = (
+            keyed_client(server, key_id, keys, "sagemaker"),
+            keyed_client(server, key_id, keys, "cloudcontrol"),
+        )
+        tried += run_sequence(rng, sm, cc, names, account)
+        settle_requests(admin_cc)
+
+        where = f"example {example}, key {key_id} {keys[key_id]}"
+        after = state_of(admin_sm, names[0], account)
+        if after is None:
+            assert key.may("delete"), where
+        else:
+            assert before is not None
+            if after["role"] != before["role"]:
+                assert key.can_pass(after["role"]) and key.may("update"), (where, after)
+            if after["description"] != before["description"]:
+                assert key.may("update"), (where, after)
+            added = {k for k, v in after["tags"].items() if before["tags"].get(k) != v}
+            removed = set(before["tags"]) - set(after["tags"])
+            if added:
+                assert key.can("sagemaker:AddTags"), (where, after)
+            if removed:
+                assert key.can("sagemaker:DeleteTags"), (where, after)
+        for name in names[1:]:
+            created = state_of(admin_sm, name, account)
+            if created is not None:
+                assert key.can_pass(created["role"]) and key.may("create"), (where, name, created)
+                if created["tags"]:
+                    assert key.can("sagemaker:AddTags"), (where, name, created)
+    report_line = (
+        f"authorization property [{backend}]: {EXAMPLES} keys x sequences, {tried} requests, seed {SEED}"
+    )
+    print(report_line)
+    where_ = os.environ.get("SAGEMAKER_IMAGES_REPORT_DIR")
+    if where_:
+        with open(os.path.join(where_, "authorization.txt"), "a") as out:
+            out.write(report_line + "\n")
