@@ -121,7 +121,13 @@ class RequestTracker:
             earlier = self._replay(store, tenant, client_token, fingerprint, now)
             if earlier is not None:
                 return self.event(earlier)
-            if active_key is not None and store.by_active_key(tenant.account, tenant.region, active_key):
+            busy = store.by_active_key(tenant.account, tenant.region, active_key) if active_key else None
+            if busy is not None:
+                # A retry of the very request that holds the resource (committed since the replay check
+                # above, by another replica) is that request; anything else waits its turn.
+                earlier = self._replay(store, tenant, client_token, fingerprint, now)
+                if earlier is not None:
+                    return self.event(earlier)
                 raise _concurrent()
             try:
                 store.insert(values)
@@ -136,14 +142,15 @@ class RequestTracker:
         assert row is not None
         return self.event(row)
 
-    def refuse_if_busy(self, tenant: Tenant, active_key: str) -> None:
-        """ConcurrentOperationException while a request on the resource is unfinished (``submit``
-        decides it again, atomically; this answers before anything else is read)."""
+    def refuse_if_busy(self, tenant: Tenant, active_key: str, client_token: str | None) -> None:
+        """ConcurrentOperationException while another request on the resource is unfinished (``submit``
+        decides it again, atomically; this answers before anything else is read). A retry of the
+        request that holds it (same client token) is let through, to be answered as that request."""
         with self.database.read() as q:
             busy = ResourceRequests(q.conn, postgres=q.postgres).by_active_key(
                 tenant.account, tenant.region, active_key
             )
-        if busy is not None:
+        if busy is not None and (client_token is None or busy["client_token"] != client_token):
             raise _concurrent()
 
     def _replay(

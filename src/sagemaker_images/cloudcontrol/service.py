@@ -161,7 +161,7 @@ class CloudControl:
         patch = _parse_patch(request["PatchDocument"])
         key = self._resolve(handler, tenant, request["Identifier"])
         # Busy before anything is read: a resource still being created is not "not found".
-        self.tracker.refuse_if_busy(tenant, handler.active_key(key))
+        self.tracker.refuse_if_busy(tenant, handler.active_key(key), request.get("ClientToken"))
         try:
             current = handler.read(tenant, key, request["Identifier"])
         except HandlerFailure as failure:
