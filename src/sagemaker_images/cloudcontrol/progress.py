@@ -137,7 +137,7 @@ class RequestTracker:
                 if earlier is not None:
                     return self.event(earlier)
                 raise _concurrent() from None
-            row = store.get(values["request_token"])
+            row = store.get(str(values["request_token"]))
         self._wake.set()
         assert row is not None
         return self.event(row)

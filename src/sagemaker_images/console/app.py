@@ -133,7 +133,7 @@ class Console:
         credential = sigv4.Credential(
             principal.access_key, today, region, SAGEMAKER_SIGNING_NAME, "aws4_request", (), ""
         )
-        caller = Caller(principal, credential, self.authenticator.schemas)
+        caller = Caller(principal, credential)
         return caller, caller.tenant
 
     # -- Pages, assets, sign-in ----------------------------------------------------------------------

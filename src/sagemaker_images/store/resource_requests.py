@@ -50,10 +50,10 @@ def _encoded(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _storable(v) if k in _FREE_TEXT else v for k, v in values.items()}
 
 
-def _decoded(row: Mapping[str, Any] | None) -> dict[str, Any] | None:
+def _decoded(row: Mapping[Any, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {k: _stored(v) if k in _FREE_TEXT else v for k, v in row.items()}
+    return {str(k): _stored(v) if k in _FREE_TEXT else v for k, v in row.items()}
 
 
 class DuplicateRequest(Exception):
