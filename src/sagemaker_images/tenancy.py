@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Region prefixes of the partitions other than "aws", longest first so "us-isob-" wins over "us-iso-".
 _PARTITIONS = (
@@ -26,7 +26,7 @@ def partition_for(region: str) -> str:
 class Tenant:
     account: str
     region: str
+    partition: str = field(init=False, compare=False)  # derived from the region, once
 
-    @property
-    def partition(self) -> str:
-        return partition_for(self.region)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "partition", partition_for(self.region))

@@ -49,7 +49,9 @@ def _both_ways(conn: Any, prepared: Prepared, params: dict[str, Any]) -> tuple[l
 
 def test_prepared_statements_answer_what_connection_execute_answers(database: Database) -> None:
     registry = ImageRegistry(database)
-    registry.create_image(TENANT, {"ImageName": "img", "RoleArn": "arn:aws:iam::123456789012:role/R"})
+    role = "arn:aws:iam::123456789012:role/R"
+    tags = [{"Key": f"k{n}", "Value": f"v{n}"} for n in range(3)]
+    registry.create_image(TENANT, {"ImageName": "img", "RoleArn": role, "Tags": tags})
     for number in range(1, 4):
         registry.create_image_version(
             TENANT,
@@ -83,6 +85,8 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
                 "created_after": 0.0,
             },
         ),
+        (queries._list_tags(False, False), {"image_id": image_id, "version": 0}),
+        (queries._list_tags(True, True), {"image_id": image_id, "version": 0, "after": 0, "limit": 5}),
     ]
     with database.read() as q:
         for prepared, params in cases:

@@ -7,6 +7,8 @@ multi-account tests); any other key belongs to the default account. Signatures a
 
 from __future__ import annotations
 
+import functools
+
 from sagemaker_images.tenancy import Tenant
 
 DEFAULT_REGION = "us-east-1"
@@ -14,6 +16,12 @@ DEFAULT_REGION = "us-east-1"
 
 def tenant_from_authorization(authorization: str | None, default_account: str) -> Tenant:
     access_key, region = _credential_scope(authorization or "")
+    return _tenant(access_key, region, default_account)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tenant(access_key: str, region: str, default_account: str) -> Tenant:
+    # A client sends the same key and region request after request: one Tenant for them all.
     account = access_key if len(access_key) == 12 and access_key.isdigit() else default_account
     return Tenant(account=account, region=region or DEFAULT_REGION)
 

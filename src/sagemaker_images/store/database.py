@@ -81,6 +81,10 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.group_commit = GroupCommit(engine) if self.is_sqlite else None
+        # SQLite reads: each thread keeps one connection of its own (see ``read``).
+        self._readers = threading.local()
+        self._held: list[Connection] = []
+        self._held_lock = threading.Lock()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Queries]:
@@ -101,17 +105,44 @@ class Database:
     @contextlib.contextmanager
     def read(self) -> Iterator[Queries]:
         """A read-only snapshot (one transaction), so multi-statement reads are consistent."""
+        if self.is_sqlite:
+            with self._unavailable_on_error():
+                yield from self._sqlite_read()
+            return
         with self._connection() as conn:
-            if self.is_sqlite:
-                conn.exec_driver_sql("BEGIN")
-            else:
-                # Applied by psycopg in the BEGIN itself: no extra round trip.
-                conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-                conn.begin()
+            # Applied by psycopg in the BEGIN itself: no extra round trip.
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            conn.begin()
             try:
                 yield Queries(conn, postgres=not self.is_sqlite)
             finally:
                 conn.rollback()
+
+    def _sqlite_read(self) -> Iterator[Queries]:
+        # A read is answered on the thread that asks (the event loop, mostly) over that thread's own
+        # connection, held open: no pool checkout and return, and BEGIN and ROLLBACK go straight to
+        # the driver, not through SQLAlchemy's execution machinery. They cost more CPU than SQLite's
+        # answer to a point query (docs/performance.md). In WAL mode each BEGIN sees the newest commit.
+        conn = self._reader()
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.execute("BEGIN")
+        try:
+            yield Queries(conn, postgres=False)
+        finally:
+            if conn.in_transaction():  # a statement went through SQLAlchemy: end its transaction too
+                conn.rollback()
+            else:
+                driver.rollback()
+
+    def _reader(self) -> Connection:
+        conn: Connection | None = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            self._readers.conn = conn
+            with self._held_lock:
+                self._held.append(conn)
+        return conn
 
     def retrying(self, operation: Callable[P, R]) -> Callable[P, R]:
         """``operation`` (one transaction), run again while PostgreSQL rolls it back as a conflict.
@@ -212,6 +243,11 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     def dispose(self) -> None:
+        with self._held_lock:
+            held, self._held = self._held, []
+        for conn in held:
+            with contextlib.suppress(sa.exc.SQLAlchemyError):
+                conn.close()
         self.engine.dispose()
 
 

@@ -156,6 +156,18 @@ def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, 
     )
 
 
+@functools.cache
+def _list_tags(paged: bool, limited: bool) -> Prepared:
+    """A resource's tags in the order they were added (every Describe of Cloud Control reads them)."""
+    query = sa.select(tags.c.key, tags.c.value, tags.c.position).where(
+        tags.c.image_id == sa.bindparam("image_id"), tags.c.version == sa.bindparam("version")
+    )
+    if paged:
+        query = query.where(tags.c.position > sa.bindparam("after"))
+    query = query.order_by(tags.c.position)
+    return Prepared(query.limit(sa.bindparam("limit")) if limited else query)
+
+
 class Queries:
     def __init__(self, conn: Connection, *, postgres: bool) -> None:
         self.conn = conn
@@ -351,15 +363,13 @@ class Queries:
         self, image_id: int, version: int = IMAGE_TAGS, *, after: int | None = None, limit: int | None = None
     ) -> list[tuple[str, str, int]]:
         """(key, value, position) of a resource's tags in the order they were added."""
-        query = sa.select(tags.c.key, tags.c.value, tags.c.position).where(
-            tags.c.image_id == image_id, tags.c.version == version
-        )
+        values: dict[str, Any] = {"image_id": image_id, "version": version}
         if after is not None:
-            query = query.where(tags.c.position > after)
-        query = query.order_by(tags.c.position)
+            values["after"] = after
         if limit is not None:
-            query = query.limit(limit)
-        return [(row.key, row.value, row.position) for row in self.conn.execute(query)]
+            values["limit"] = limit
+        rows = _list_tags(after is not None, limit is not None).all(self.conn, **values)
+        return [(row["key"], row["value"], row["position"]) for row in rows]
 
     def tag_keys(self, image_id: int, version: int) -> set[str]:
         query = sa.select(tags.c.key).where(tags.c.image_id == image_id, tags.c.version == version)
