@@ -611,3 +611,41 @@ def test_sigv4_console_signs_in_with_a_key_and_acts_with_its_permissions(browser
     assert all(
         "AKIA" not in json.loads(line).get("path", "") for line in text.splitlines() if line.startswith("{")
     )
+
+
+def test_console_endpoints_refuse_bad_requests_without_a_500(console_server: ServerProcess):
+    cookie, token = console_session(console_server)
+    good = {"Cookie": cookie, "X-CSRF-Token": token}
+    cases = [
+        ("POST", "/console/login", b"not json", good),
+        ("POST", "/console/login", b"[1, 2]", good),
+        ("POST", "/console/login", b'{"AccessKeyId": 1, "SecretAccessKey": null}', good),
+        ("POST", "/console/logout", b"", {"Cookie": cookie}),
+        ("POST", "/console/api", b"{", {**good, "X-Amz-Target": "SageMaker.ListImages"}),
+        ("POST", "/console/api", b"{}", {**good, "X-Amz-Target": "nodot"}),
+        ("POST", "/console/api", b"{}", {**good, "X-Amz-Target": "SageMaker.DeleteEverything"}),
+        (
+            "POST",
+            "/console/api",
+            b"{}",
+            {**good, "X-Amz-Target": "SageMaker.ListImages", "X-Console-Region": "é"},
+        ),
+        ("POST", "/console/api", b"x" * 2_000_000, {**good, "X-Amz-Target": "SageMaker.ListImages"}),
+        ("GET", "/console/api", None, good),
+        ("PUT", "/console/images/x", b"{}", good),
+        ("DELETE", "/console/static/console.css", None, good),
+        ("GET", "/console/static/../../pyproject.toml", None, {}),
+        ("GET", "/console/static/shell.html", None, {}),
+        ("GET", "/console", None, {"Cookie": "sagemaker_images_console=v1.eyJrIjogMX0.x"}),
+        ("GET", "/console", None, {"Cookie": "sagemaker_images_console=" + "A" * 4000}),
+    ]
+    for method, path, body, headers in cases:
+        conn = http.client.HTTPConnection("127.0.0.1", console_server.port, timeout=30)
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        assert 200 <= response.status < 500, (method, path, response.status, data[:200])
+        assert b"Traceback" not in data and b"[project]" not in data
+        if response.status >= 400:
+            assert set(json.loads(data)) == {"__type", "message"}, (method, path, data[:200])
