@@ -251,6 +251,8 @@ def test_paging_sorting_and_search_through_60_images(console: Console):
         seen.extend(rows.locator("td:first-child a").all_inner_texts())
         if number == 1:
             expect(previous_page).to_be_disabled()
+            # Badges follow the statuses by themselves (polling while any is CREATING).
+            expect(rows.locator("[data-status='CREATED']")).to_have_count(20)
             console.shoot("images")
         if number < 3:
             next_page.click()
