@@ -11,6 +11,7 @@ the screenshots in docs/console/ (desktop and phone width of each page).
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -82,23 +83,38 @@ class Console:
         self.page.set_viewport_size(DESKTOP)
 
 
-@pytest.fixture
-def console(browser, console_server: ServerProcess) -> Iterator[Console]:
+@contextlib.contextmanager
+def console_tab(browser, server: ServerProcess) -> Iterator[Console]:
     account = new_account()
     context = browser.new_context(viewport=DESKTOP)
     # The console remembers the account chosen last; start each test in its own.
     context.add_init_script(f"localStorage.setItem('console.account', '{account}')")
-    tab = Console(context.new_page(), console_server, account)
+    tab = Console(context.new_page(), server, account)
     yield tab
     context.close()
     assert tab.problems == []
+
+
+@pytest.fixture
+def console(browser, console_server: ServerProcess) -> Iterator[Console]:
+    with console_tab(browser, console_server) as tab:
+        yield tab
+
+
+@pytest.fixture
+def console_on_each_backend(browser, start_server) -> Iterator[Console]:
+    """The console of a server of its own, on SQLite and on PostgreSQL."""
+    server = start_server("--transition-delay", "1", "--fail-base-images", "fail-.*")
+    with console_tab(browser, server) as tab:
+        yield tab
 
 
 def versions_row(page: Page, version: int):
     return page.locator(f"#versions-table tr[data-version='{version}']")
 
 
-def test_image_lifecycle_through_the_console(console: Console):
+def test_image_lifecycle_through_the_console(console_on_each_backend: Console):
+    console = console_on_each_backend
     page = console.open()
     sagemaker = client_for(console.server.endpoint, console.account)
     role = f"arn:aws:iam::{console.account}:role/SageMakerImageRole"
