@@ -233,3 +233,21 @@ def test_ready_fails_while_the_database_is_unreachable_and_health_does_not(tmp_p
         finally:
             server.stop()
             proxy.close()
+
+
+def test_sts_calls_are_counted(server, account):
+    before, _ = scrape(server)
+    sts = client_for(server.endpoint, account, "sts")
+    assert sts.get_caller_identity()["Account"] == account
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    conn.request("POST", "/", b"Action=AssumeRole&Version=2011-06-15", form)
+    response = conn.getresponse()
+    assert (response.status, b"<Code>InvalidAction</Code>" in response.read()) == (400, True)
+    conn.close()
+    after, _ = scrape(server)
+    name = "sagemaker_images_requests_total"
+    ok = {"api": "STS", "operation": "GetCallerIdentity", "status_class": "2xx", "error_code": ""}
+    bad = {"api": "STS", "operation": "unknown", "status_class": "4xx", "error_code": "InvalidAction"}
+    assert value(after, name, **ok) == value(before, name, **ok) + 1
+    assert value(after, name, **bad) == value(before, name, **bad) + 1

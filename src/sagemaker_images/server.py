@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +43,7 @@ from sagemaker_images.tenancy import Tenant
 log = logging.getLogger("sagemaker_images")
 
 _INTERNAL_FAILURE = "An internal error occurred. Please retry."
+_STS_ERROR_CODE = re.compile(rb"<Code>(\w{1,64})</Code>")
 
 
 class Application:
@@ -157,6 +159,7 @@ class Application:
 
     async def _sts(self, request: Request, send: Send) -> None:
         """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
+        started = time.perf_counter()
         request_id = wire.new_request_id()
         try:
             body = await self.read_body(request)
@@ -166,6 +169,12 @@ class Application:
             answer = sts.error_answer(error, request_id)
         headers = {b"x-amzn-requestid": request_id.encode()}
         await respond(send, Response(answer.status, answer.body, sts.CONTENT_TYPE, headers))
+        # Its one operation succeeded, or the error's code (one of this server's) is in the XML answer.
+        ok = answer.status == 200
+        match = None if ok else _STS_ERROR_CODE.search(answer.body)
+        code = match.group(1).decode() if match else ""
+        call = wire.Call(request_id, "STS", "GetCallerIdentity" if ok else UNKNOWN)
+        self._record(request, call, answer.status, code, time.perf_counter() - started)
 
     async def _aws_json(self, request: Request, send: Send) -> None:
         """Any other request is an AWS JSON call (or answered with the error such a call would get)."""
@@ -195,10 +204,13 @@ class Application:
         """The call in /metrics (bounded labels only) and in the access log."""
         # Only names this server serves become labels; whatever else a caller sends is "unknown".
         served = next((s for s in self.services.values() if s.name == call.service), None)
-        api = served.name if served is not None else UNKNOWN
-        operation = (
-            call.operation if served is not None and call.operation in served.api.operations else UNKNOWN
-        )
+        if call.service == "STS":
+            api, operation = call.service, call.operation
+        elif served is not None:
+            api = served.name
+            operation = call.operation if call.operation in served.api.operations else UNKNOWN
+        else:
+            api = operation = UNKNOWN
         self.metrics.observe(api, operation, status, error_code, seconds)
         client = request.scope.get("client")
         access_log.log_call(
