@@ -15,7 +15,6 @@ import regex
 from sagemaker_images.access import Need
 from sagemaker_images.app_image_configs import registry as app_image_configs
 from sagemaker_images.cloudcontrol import service as cloudcontrol_service
-from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
 from sagemaker_images.images import permissions as sagemaker_permissions
@@ -37,7 +36,7 @@ READ_OPERATIONS = (
     images.READ_OPERATIONS
     | app_image_configs.READ_OPERATIONS
     # Cloud Control
-    | {"GetResource", "GetResourceRequestStatus", "ListResourceRequests"}
+    | cloudcontrol_service.READ_OPERATIONS
 )
 
 
@@ -101,7 +100,7 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         ),
         Service(
             "CloudControl",
-            load_api("cloudcontrol", CLOUDCONTROL_OPERATIONS),
+            load_api("cloudcontrol", cloudcontrol_service.OPERATIONS),
             cloudcontrol.operations(),
             iam_prefix=cloudcontrol_service.IAM_PREFIX,
             needs=cloudcontrol.needs,

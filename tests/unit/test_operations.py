@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sagemaker_images import operations, services
 from sagemaker_images.app_image_configs.registry import AppImageConfigRegistry
+from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.images.registry import ImageRegistry
 from sagemaker_images.operations import operation
 
@@ -41,6 +42,12 @@ def test_declarations_give_names_in_order_read_only_ones_and_bound_handlers() ->
 def test_the_served_tables_come_from_the_domains_declarations() -> None:
     assert len(operations.names(ImageRegistry)) == 14
     assert len(operations.names(AppImageConfigRegistry)) == 5
+    assert len(operations.names(CloudControl)) == 8
+    assert operations.read_only(CloudControl) == {
+        "GetResource",
+        "GetResourceRequestStatus",
+        "ListResourceRequests",
+    }
     for kind in (ImageRegistry, AppImageConfigRegistry):
         for name in operations.read_only(kind):
             assert name.startswith(("Describe", "List")), name

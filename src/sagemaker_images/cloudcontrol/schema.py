@@ -217,13 +217,17 @@ def _violations(validator: jsonschema.protocols.Validator, model: Any) -> list[s
 
 def _everit(error: jsonschema.ValidationError) -> list[str]:
     where = "#" + "".join(f"/{p}" for p in error.absolute_path)
-    value, rule, kind = error.instance, error.validator_value, error.validator
+    # jsonschema types these as "maybe unset"; for an error it reports, they are set.
+    value: Any = error.instance
+    rule: Any = error.validator_value
+    kind = error.validator
+    schema: Any = error.schema
     if kind == "required":
         # jsonschema reports one error per missing key: "'ImageName' is a required property".
         key = error.message.split("'")[1] if error.message.count("'") >= 2 else error.message
         return [f"{where}: required key [{key}] not found"]
     if kind == "additionalProperties":
-        known = set(error.schema.get("properties", {}))
+        known = set(schema.get("properties", {}))
         return [f"{where}: extraneous key [{key}] is not permitted" for key in value if key not in known]
     if kind == "pattern":
         return [f"{where}: string [{value}] does not match pattern {rule}"]

@@ -29,20 +29,10 @@ from sagemaker_images.cloudcontrol.schema import (
     parse_json_object,
     schema_for,
 )
+from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.store import Database
 from sagemaker_images.tenancy import Tenant
-
-OPERATIONS = (
-    "CreateResource",
-    "GetResource",
-    "UpdateResource",
-    "DeleteResource",
-    "ListResources",
-    "GetResourceRequestStatus",
-    "ListResourceRequests",
-    "CancelResourceRequest",
-)
 
 # Cloud Control's IAM actions are named cloudformation:<Operation>.
 IAM_PREFIX = "cloudformation"
@@ -76,16 +66,7 @@ class CloudControl:
         self.tracker = RequestTracker(database, self.handlers)
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
-        return {
-            "CreateResource": self.create_resource,
-            "GetResource": self.get_resource,
-            "UpdateResource": self.update_resource,
-            "DeleteResource": self.delete_resource,
-            "ListResources": self.list_resources,
-            "GetResourceRequestStatus": self.get_resource_request_status,
-            "ListResourceRequests": self.list_resource_requests,
-            "CancelResourceRequest": self.cancel_resource_request,
-        }
+        return handlers(self)
 
     def needs(self, operation: str, request: Request) -> list[Need]:
         """What a validated request needs besides ``cloudformation:<Operation>``: the permissions of the
@@ -125,6 +106,7 @@ class CloudControl:
 
     # -- resources --------------------------------------------------------------------------------
 
+    @operation("CreateResource")
     def create_resource(self, tenant: Tenant, request: Request) -> Response:
         handler = self._handler(request["TypeName"])
         desired = parse_json_object(request["DesiredState"])
@@ -144,6 +126,7 @@ class CloudControl:
         )
         return {"ProgressEvent": event}
 
+    @operation("GetResource", reads=True)
     def get_resource(self, tenant: Tenant, request: Request) -> Response:
         handler = self._handler(request["TypeName"])
         key, model = self._read(handler, tenant, request["Identifier"])
@@ -155,6 +138,7 @@ class CloudControl:
             },
         }
 
+    @operation("UpdateResource")
     def update_resource(self, tenant: Tenant, request: Request) -> Response:
         handler = self._handler(request["TypeName"])
         schema = handler.schema
@@ -197,6 +181,7 @@ class CloudControl:
         )
         return {"ProgressEvent": event}
 
+    @operation("DeleteResource")
     def delete_resource(self, tenant: Tenant, request: Request) -> Response:
         handler = self._handler(request["TypeName"])
         identifier = request["Identifier"]
@@ -219,6 +204,7 @@ class CloudControl:
         )
         return {"ProgressEvent": event}
 
+    @operation("ListResources")
     def list_resources(self, tenant: Tenant, request: Request) -> Response:
         handler = self._handler(request["TypeName"])
         schema = handler.schema
@@ -254,9 +240,11 @@ class CloudControl:
 
     # -- requests ---------------------------------------------------------------------------------
 
+    @operation("GetResourceRequestStatus", reads=True)
     def get_resource_request_status(self, tenant: Tenant, request: Request) -> Response:
         return {"ProgressEvent": self.tracker.status(tenant, request["RequestToken"])}
 
+    @operation("ListResourceRequests", reads=True)
     def list_resource_requests(self, tenant: Tenant, request: Request) -> Response:
         status_filter = request.get("ResourceRequestStatusFilter", {})
         return self.tracker.list(
@@ -267,6 +255,7 @@ class CloudControl:
             limit=request.get("MaxResults"),
         )
 
+    @operation("CancelResourceRequest")
     def cancel_resource_request(self, tenant: Tenant, request: Request) -> Response:
         return {"ProgressEvent": self.tracker.cancel(tenant, request["RequestToken"])}
 
@@ -278,11 +267,11 @@ def _parse_patch(text: str) -> jsonpatch.JsonPatch:
         raise InvalidRequestException("PatchDocument is not valid JSON.") from None
     if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):
         raise InvalidRequestException("PatchDocument must be a JSON array of RFC 6902 operations.")
-    for operation in operations:
+    for step in operations:
         try:
-            jsonpatch.JsonPatch([operation])
+            jsonpatch.JsonPatch([step])
         except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException, KeyError, TypeError) as exc:
-            raise patching.refusal(operation, exc) from None
+            raise patching.refusal(step, exc) from None
     return jsonpatch.JsonPatch(operations)
 
 
@@ -290,3 +279,8 @@ def _fingerprint(operation: str, request: Request, **parsed: Any) -> str:
     members = {k: v for k, v in request.items() if k != "ClientToken"}
     members.update(parsed)
     return request_hash(operation, members)
+
+
+# The operations this module serves, as its methods declare them.
+OPERATIONS = names(CloudControl)
+READ_OPERATIONS = read_only(CloudControl)

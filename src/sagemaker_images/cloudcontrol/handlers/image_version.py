@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,8 +185,9 @@ class ImageVersionHandler(Handler):
             raise invalid_request(exc.message) from None
         return self._read_back(ctx)
 
-    def _aliases(self, tenant: Tenant, key: dict[str, Any]) -> list[str]:
-        aliases: list[str] = []
+    # (builtins.list: inside this class, ``list`` is the handler's list operation.)
+    def _aliases(self, tenant: Tenant, key: dict[str, Any]) -> builtins.list[str]:
+        aliases: builtins.list[str] = []
         request: dict[str, Any] = {
             "ImageName": key["ImageName"],
             "Version": key["Version"],
