@@ -12,7 +12,6 @@ import fnmatch
 import json
 import os
 import random
-import time
 from collections.abc import Iterable, Iterator
 
 import boto3
@@ -21,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.cloudcontrol.schema import schema_for
+from tests import calls
 from tests.servers import ServerProcess, fresh_postgres_database
 
 ACCOUNT = "111122223333"
@@ -84,18 +84,14 @@ def client(server: ServerProcess, key: str, service: str = "sagemaker", **config
     )
 
 
-def error_of(call) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as info:
-        call()
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"], info.value.response["ResponseMetadata"]["HTTPStatusCode"]
+def error_of(call_) -> tuple[str, str, int]:
+    code, message, status = calls.error_of(call_, status=True)
+    return code, message, status
 
 
 def settled(cc, token: str) -> dict:
     with contextlib.suppress(WaiterError):
-        cc.get_waiter("resource_request_success").wait(
-            RequestToken=token, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-        )
+        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=calls.FAST_WAITER)
     return cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
 
 
@@ -205,6 +201,34 @@ def test_a_type_name_of_the_wrong_shape_is_never_a_500(secured, type_name):
                 assert code == expected
             else:
                 assert code in ("SerializationException", "ValidationException")
+
+
+def test_poison_and_malformed_requests_end_under_sigv4_too(secured):
+    """The same hostile Cloud Control requests as tests/test_cloudcontrol_requests.py, signed."""
+    cc = client(secured, "AKIDADMIN", "cloudcontrol")
+    tokens = []
+    for desired in (
+        {"ImageName": "\ud800"},
+        {"ImageName": "ok-name", "Tags": [{"Key": "\ud800", "Value": "v"}]},
+        {"ImageName": "nul\x00name"},
+    ):
+        state = json.dumps({"ImageRoleArn": ALLOWED, **desired})
+        tokens.append(cc.create_resource(TypeName=IMAGE, DesiredState=state)["ProgressEvent"]["RequestToken"])
+    for identifier in (
+        "bad name!",
+        "a" * 64,
+        '{"ImageName": "a\\nb"}',
+        f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:image/bad_name",
+    ):
+        event = cc.delete_resource(TypeName=IMAGE, Identifier=identifier)["ProgressEvent"]
+        tokens.append(event["RequestToken"])
+        assert error_of(lambda i=identifier: cc.get_resource(TypeName=IMAGE, Identifier=i))[0] == (
+            "ResourceNotFoundException"
+        )
+    for token in tokens:
+        final = settled(cc, token)
+        assert final["OperationStatus"] == "FAILED", final
+        assert final["ErrorCode"] in ("InvalidRequest", "NotFound", "InternalFailure"), final
 
 
 # -- authorisation as a property ---------------------------------------------------------------------
@@ -421,18 +445,15 @@ def run_sequence(rng: random.Random, sm, cc, names: list[str], account: str) -> 
     return count
 
 
-def settle_requests(cc, deadline: float = 60.0) -> None:
-    end = time.monotonic() + deadline
-    while True:
-        pending = cc.list_resource_requests(
+def settle_requests(cc) -> None:
+    def none_pending() -> bool:
+        return not cc.list_resource_requests(
             ResourceRequestStatusFilter={
                 "OperationStatuses": ["PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS"]
             }
         )["ResourceRequestStatusSummaries"]
-        if not pending:
-            return
-        assert time.monotonic() < end, pending
-        time.sleep(0.2)
+
+    calls.wait_until(none_pending, 60.0, "every resource request to end")
 
 
 def state_of(sm, name: str, account: str) -> dict | None:

@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 
-import orjson
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.calls import error_of, raw_call, wait_until
 from tests.conftest import client_for, new_account
 from tests.servers import ServerProcess
 
@@ -24,33 +22,21 @@ UNFINISHED = ("PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
 
 def call(server: ServerProcess, operation: str, body: dict, account: str) -> tuple[int, dict]:
     """A Cloud Control call as raw HTTP: JSON that boto3 would refuse to send is sent as it is."""
-    headers = {
-        "Content-Type": "application/x-amz-json-1.0",
-        "X-Amz-Target": f"CloudApiService.{operation}",
-        "Authorization": f"AWS4-HMAC-SHA256 Credential={account}/20261123/us-east-1/cloudcontrolapi/aws4_request, "
-        "SignedHeaders=host, Signature=abc",
-    }
-    return server.request("POST", "/", orjson.dumps(body), headers)
+    return raw_call(server, operation, body, service="cloudcontrol", account=account)
 
 
 def final_event(server: ServerProcess, account: str, token: str, timeout: float = 60.0) -> dict:
     """Poll (raw HTTP, so a 5xx is seen as one) until the request has ended."""
-    deadline = time.monotonic() + timeout
-    while True:
+    seen: dict = {}
+
+    def ended() -> bool:
         status, body = call(server, "GetResourceRequestStatus", {"RequestToken": token}, account)
         assert status == 200, body
-        event = body["ProgressEvent"]
-        if event["OperationStatus"] not in UNFINISHED:
-            return event
-        assert time.monotonic() < deadline, f"request {token} still {event['OperationStatus']}"
-        time.sleep(0.1)
+        seen.update(body["ProgressEvent"])
+        return seen["OperationStatus"] not in UNFINISHED
 
-
-def error_of(call_) -> tuple[str, str]:
-    with pytest.raises(ClientError) as info:
-        call_()
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
+    wait_until(ended, timeout, f"request {token} to end")
+    return seen
 
 
 def log_size(server: ServerProcess) -> int:
@@ -273,3 +259,28 @@ def test_one_tenants_flood_does_not_hold_up_another(start_server, backend):
     assert loaded <= max(4 * baseline, baseline + 3.0)
     assert tracebacks(server, logged) == 0
     assert log_bytes <= 200 * poison
+
+
+# -- the worker's life ---------------------------------------------------------------------------------
+
+
+def test_the_worker_stops_with_the_server_and_its_requests_finish_after_a_restart(start_server):
+    server = start_server("--transition-delay", "2")
+    account = new_account()
+    cc = client_for(server.endpoint, account, "cloudcontrol")
+    role = f"arn:aws:iam::{account}:role/R"
+    tokens = [
+        cc.create_resource(
+            TypeName=IMAGE, DesiredState=json.dumps({"ImageName": f"life-{i}", "ImageRoleArn": role})
+        )["ProgressEvent"]["RequestToken"]
+        for i in range(5)
+    ]
+    logged = log_size(server)
+    server.stop()  # SIGTERM while the worker is polling their transitions
+    assert server.process is not None and server.process.returncode is not None
+    # The worker ended before the database was closed under it: nothing went wrong on the way out.
+    assert problems(server, logged) == 0
+    assert tracebacks(server, logged) == 0
+    again = start_server("--transition-delay", "2", db_url=server.db_url)
+    for token in tokens:
+        assert final_event(again, account, token)["OperationStatus"] == "SUCCESS"
