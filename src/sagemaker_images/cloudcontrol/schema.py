@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -145,17 +146,49 @@ class ResourceSchema:
         return jsonschema.Draft7Validator(handler_schema, registry=registry)
 
     @functools.cached_property
-    def _property_validators(self) -> dict[str, jsonschema.protocols.Validator]:
+    def _property_checks(self) -> dict[str, Callable[[Any], bool]]:
+        return {name: self._check_for(name, schema) for name, schema in self.document["properties"].items()}
+
+    def _check_for(self, name: str, schema: dict[str, Any]) -> Callable[[Any], bool]:
+        """A fast test of one property's value: identifiers are checked on every GetResource, and
+        jsonschema takes ~100 µs for what a compiled pattern and two comparisons decide in ~1."""
+        ref = schema.get("$ref", "")
+        resolved = self.document.get("definitions", {}).get(ref.removeprefix("#/definitions/"), schema)
+        kind = resolved.get("type")
+        if kind == "string" and set(resolved) <= {"type", "description", "pattern", "minLength", "maxLength"}:
+            # jsonschema's semantics: re.search, lengths in code points.
+            pattern = re.compile(resolved["pattern"]) if resolved.get("pattern") else None
+            low, high = resolved.get("minLength", 0), resolved.get("maxLength")
+
+            def check_string(value: Any) -> bool:
+                return (
+                    isinstance(value, str)
+                    and low <= len(value)
+                    and (high is None or len(value) <= high)
+                    and (pattern is None or pattern.search(value) is not None)
+                )
+
+            return check_string
+        if kind == "integer" and set(resolved) <= {"type", "description", "minimum", "maximum"}:
+            low, high = resolved.get("minimum"), resolved.get("maximum")
+
+            def check_integer(value: Any) -> bool:
+                return (
+                    isinstance(value, int)
+                    and not isinstance(value, bool)
+                    and (low is None or value >= low)
+                    and (high is None or value <= high)
+                )
+
+            return check_integer
         definitions = self.document.get("definitions", {})
-        return {
-            name: jsonschema.Draft7Validator({"definitions": definitions, "properties": {name: schema}})
-            for name, schema in self.document["properties"].items()
-        }
+        validator = jsonschema.Draft7Validator({"definitions": definitions, "properties": {name: schema}})
+        return lambda value: validator.is_valid({name: value})
 
     def accepts(self, name: str, value: Any) -> bool:
         """Whether ``value`` is a valid value of property ``name`` (a resource could be named by it)."""
-        validator = self._property_validators.get(name)
-        return validator is not None and validator.is_valid({name: value})
+        check = self._property_checks.get(name)
+        return check is not None and check(value)
 
     def violations(self, model: Any) -> list[str]:
         """Every way ``model`` breaks the schema, in CloudFormation's words (empty when valid)."""
