@@ -75,7 +75,7 @@ class Context:
         try:
             return Phase(value)
         except ValueError:
-            raise UnknownPhase(f"unknown phase {value!r}") from None
+            raise UnknownPhase(f"unknown phase {value}") from None
 
     def enter(self, phase: Phase) -> None:
         self.state["phase"] = phase.value
@@ -270,7 +270,7 @@ class Handler:
             phase = ctx.phase
             run = steps.get(phase)
             if run is None:
-                raise UnknownPhase(f"{ctx.operation} has no phase {phase.value!r}")
+                raise UnknownPhase(f"{ctx.operation} has no phase {phase.value}")
             outcome = run(ctx)
             if isinstance(outcome, Progress):
                 return outcome
