@@ -301,6 +301,25 @@ def test_paging_sorting_and_search_through_60_images(console: Console):
     expect(rows).to_have_count(20)
 
 
+def test_an_image_with_many_versions_shows_the_newest_and_more_on_request(console: Console):
+    sagemaker = client_for(console.server.endpoint, console.account)
+    sagemaker.create_image(ImageName="many", RoleArn=f"arn:aws:iam::{console.account}:role/R")
+    sagemaker.get_waiter("image_created").wait(ImageName="many", WaiterConfig={"Delay": 1})
+    for i in range(30):
+        sagemaker.create_image_version(ImageName="many", BaseImage=f"python:3.{i}", Aliases=[f"v{i + 1}"])
+    page = console.open("/console/images/many")
+    rows = page.locator("#versions-table tr[data-version]")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_have_attribute("data-version", "30")
+    expect(page.locator("#versions-table [data-status='CREATED']")).to_have_count(25)
+    # v1 names version 1, not among those shown: the page says so rather than guess.
+    expect(page.locator("#aliases-table tr[data-alias='v1'] td").nth(1)).to_have_text("An older version")
+    page.get_by_role("button", name="Show more versions").click()
+    expect(rows).to_have_count(30)
+    expect(rows.last).to_have_attribute("data-version", "1")
+    expect(page.locator("#aliases-table tr[data-alias='v1'] td").nth(1)).to_have_text("Version 1")
+
+
 def test_validation_errors_are_shown_inline_in_aws_words(console: Console):
     page = console.open("/console/create-image")
     page.get_by_label("Image name", exact=True).fill("bad_name")

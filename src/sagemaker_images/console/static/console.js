@@ -13,6 +13,7 @@ const REGIONS = [
   "us-gov-east-1", "us-gov-west-1",
 ];
 const PAGE_SIZE = 20;
+const VERSIONS_SHOWN = 25;
 const POLL_MS = 1000;
 const tenant = {
   account: config.auth === "sigv4" ? config.account : localStorage.getItem("console.account") || config.account,
@@ -529,8 +530,14 @@ async function renderImage(name) {
 
   let image = null;
   let versions = [];
+  // The newest versions shown (more on request), and what each settled one was last seen as: a poll
+  // while something moves asks again only for versions whose summary changed.
+  let versionLimit = VERSIONS_SHOWN;
+  let moreVersions = false;
+  let seen = new Map();
 
-  async function load() {
+  async function load({ polling = false } = {}) {
+    if (!polling) seen = new Map();
     let described;
     try {
       described = await call("DescribeImage", { ImageName: name });
@@ -546,11 +553,14 @@ async function renderImage(name) {
       return;
     }
     const [listed, tagged, aliases] = await Promise.all([
-      listAll("ListImageVersions", { ImageName: name, SortBy: "VERSION", SortOrder: "DESCENDING" }, "ImageVersions"),
-      listAll("ListTags", { ResourceArn: described.ImageArn }, "Tags").catch(() => []),
+      listUpTo("ListImageVersions", { ImageName: name, SortBy: "VERSION", SortOrder: "DESCENDING" }, "ImageVersions", versionLimit),
+      listUpTo("ListTags", { ResourceArn: described.ImageArn }, "Tags", 50).then((r) => r.items).catch(() => []),
       call("ListAliases", { ImageName: name }).then((r) => r.SageMakerImageVersionAliases || []).catch(() => []),
     ]);
-    const full = await Promise.all(listed.map(async (summary) => {
+    const full = await Promise.all(listed.items.map(async (summary) => {
+      const known = seen.get(summary.Version);
+      if (known && known.ImageVersionStatus === summary.ImageVersionStatus
+          && known.LastModifiedTime === summary.LastModifiedTime && !busy(summary.ImageVersionStatus)) return known;
       const [version, own] = await Promise.all([
         call("DescribeImageVersion", { ImageName: name, Version: summary.Version }).catch(() => summary),
         call("ListAliases", { ImageName: name, Version: summary.Version })
@@ -561,11 +571,13 @@ async function renderImage(name) {
     if (id !== renderId) return;
     image = described;
     versions = full;
+    moreVersions = listed.more;
+    seen = new Map(full.map((v) => [v.Version, v]));
     drawDetails(described);
     drawVersions(full);
     drawAliases(aliases, full);
     drawTags(described.ImageArn, tagged);
-    pollWhile(busy(described.ImageStatus) || full.some((v) => busy(v.ImageVersionStatus)), load);
+    pollWhile(busy(described.ImageStatus) || full.some((v) => busy(v.ImageVersionStatus)), () => load({ polling: true }));
   }
 
   function drawDetails(d) {
@@ -623,13 +635,19 @@ async function renderImage(name) {
     versionsBox.replaceChildren(h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "versions-table" },
       h("caption", { class: "visually-hidden" }, `Versions of ${name}`),
       h("thead", {}, h("tr", {}, ["Version", "Status", "Aliases", "Base image", "Creation time", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, rows))));
+      h("tbody", {}, rows))),
+    moreVersions ? h("div", { class: "pager" }, h("button", { type: "button", class: "button", onclick: () => {
+      versionLimit += VERSIONS_SHOWN;
+      load();
+    } }, "Show more versions")) : null);
   }
 
   function drawAliases(aliases, list) {
     const owner = new Map();
     for (const v of list) for (const a of v.Aliases) owner.set(a, v.Version);
     const names = [...new Set([...aliases, ...owner.keys()])].sort();
+    // An alias of a version older than those shown: its version is not known without that version.
+    const elsewhere = moreVersions ? "An older version" : "-";
     if (!names.length) {
       aliasesBox.replaceChildren(h("p", { class: "empty" }, "No aliases. Add them when you create or edit a version."));
       return;
@@ -643,7 +661,7 @@ async function renderImage(name) {
       move.addEventListener("click", () => submitting(form, () => moveAlias(alias, owner.get(alias), Number(target.value))));
       return h("tr", { "data-alias": alias },
         h("td", { "data-label": "Alias" }, h("span", { class: "chip" }, alias)),
-        h("td", { "data-label": "Version" }, owner.has(alias) ? `Version ${owner.get(alias)}` : "-"),
+        h("td", { "data-label": "Version" }, owner.has(alias) ? `Version ${owner.get(alias)}` : elsewhere),
         h("td", { "data-label": "Move to", class: "row-actions" }, target, move));
     });
     fill(form, h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "aliases-table" },
@@ -800,15 +818,17 @@ async function renderImage(name) {
   await load();
 }
 
-async function listAll(operation, params, member) {
+// Up to ``limit`` items of a listing, and whether it has more.
+async function listUpTo(operation, params, member, limit) {
   const items = [];
   let token;
   do {
-    const result = await call(operation, token ? { ...params, NextToken: token } : params);
+    const page = { ...params, MaxResults: Math.min(100, limit - items.length) };
+    const result = await call(operation, token ? { ...page, NextToken: token } : page);
     items.push(...(result[member] || []));
     token = result.NextToken;
-  } while (token && items.length < 1000);
-  return items;
+  } while (token && items.length < limit);
+  return { items, more: Boolean(token) };
 }
 
 // -- Versions ----------------------------------------------------------------------------------------
