@@ -30,9 +30,12 @@ def free_port() -> int:
 class ServerProcess:
     """``sagemaker-images serve`` in a child process on a free port."""
 
-    def __init__(self, db_url: str, *args: str, log_path: Path | None = None) -> None:
+    def __init__(
+        self, db_url: str, *args: str, log_path: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.db_url = db_url
         self.args = list(args)
+        self.extra_env = dict(env or {})
         self.port = free_port()
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
@@ -54,6 +57,7 @@ class ServerProcess:
         ]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAGEMAKER_IMAGES_")}
+        env.update(self.extra_env)
         self.process = subprocess.Popen([*command, *self.args], stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -50,6 +50,8 @@ def _add_setting(parser: argparse.ArgumentParser, setting: Field[Any]) -> None:
     kind = config.kind(setting)
     if kind is bool:
         options.update(action="store_const", const=True)
+    elif kind is tuple:
+        options.update(action="append", metavar=meta["metavar"])
     else:
         options.update(type=kind, metavar=meta["metavar"], choices=meta["choices"])
     parser.add_argument(config.flag(setting), **options)
@@ -101,7 +103,11 @@ def _transfer(command: str, url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "db_command")}
+    overrides = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in vars(args).items()
+        if k not in ("command", "db_command")
+    }
     settings = Settings.from_environment(**overrides)
     access_log.configure(settings.log_level, settings.log_format)
     if args.command == "serve":

@@ -101,6 +101,27 @@ class Settings:
         "seconds a client has for a request's line and headers, and again for its body",
         metavar="SECONDS",
     )
+    registry: tuple[str, ...] = option(
+        (),
+        "`PATTERN=URL`, repeatable: resolve BaseImages whose registry host matches the glob `PATTERN` "
+        "in the OCI registry at `URL`: digest-pinned ContainerImage or `CREATE_FAILED` (docs/registry.md)",
+        metavar="PATTERN=URL",
+    )
+    ecr_endpoint: str = option(
+        "",
+        "resolve ECR URIs through the ECR API at `URL` (moto, LocalStack; `aws`: AWS itself)",
+        metavar="URL",
+    )
+    iam_endpoint: str = option(
+        "",
+        "check CreateImage's RoleArn with IAM GetRole at `URL` (`aws`: AWS itself); a missing role "
+        "ends the image `CREATE_FAILED`",
+        metavar="URL",
+    )
+    registry_attempts: int = option(
+        5, "tries of an unreachable registry, ECR or IAM before `CREATE_FAILED`", metavar="N"
+    )
+    registry_timeout: float = option(10.0, "seconds per call to a registry, ECR or IAM", metavar="SECONDS")
     threads: int = option(8, "threads running database work per process", metavar="N")
     workers: int = option(1, "server processes sharing the port", metavar="N")
     log_level: str = option(
@@ -151,7 +172,7 @@ def flag(setting: Field[Any]) -> str:
 
 def kind(setting: Field[Any]) -> type:
     """The setting's Python type (annotations are strings here: ``from __future__ import annotations``)."""
-    return {"int": int, "float": float, "bool": bool}.get(str(setting.type), str)
+    return {"int": int, "float": float, "bool": bool, "tuple[str, ...]": tuple}.get(str(setting.type), str)
 
 
 def shown_default(setting: Field[Any]) -> str:
@@ -161,7 +182,7 @@ def shown_default(setting: Field[Any]) -> str:
     value = setting.default
     if value is False:
         return "off"
-    if value == "":
+    if value in ("", ()):
         return "unset"
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -182,6 +203,9 @@ def readme_table() -> str:
 
 def _parse(kind_name: object, raw: str, name: str) -> object:
     try:
+        if kind_name in ("tuple[str, ...]", tuple):
+            # A repeatable setting: entries separated by whitespace or commas.
+            return tuple(part for part in raw.replace(",", " ").split() if part)
         if kind_name in ("int", int):
             return int(raw)
         if kind_name in ("float", float):

@@ -85,4 +85,6 @@ def _export(settings: Settings) -> None:
         value = getattr(settings, field.name)
         if field.name == "db":
             value = settings.database_url()
+        if isinstance(value, tuple):
+            value = " ".join(value)
         os.environ[Settings.env_name(field.name)] = str(value)

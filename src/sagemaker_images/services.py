@@ -19,8 +19,12 @@ from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
 from sagemaker_images.images import permissions as sagemaker_permissions
 from sagemaker_images.images import registry as images
+from sagemaker_images.images.aws import EcrRegistry, RoleCheck, botocore_clients
+from sagemaker_images.images.checks import BackgroundChecks, CheckOptions
 from sagemaker_images.images.lifecycle import LifecyclePolicy
+from sagemaker_images.images.oci import OciRegistry
 from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
+from sagemaker_images.images.resolution import Resolver, Route, parse_route
 from sagemaker_images.protocol.authentication import SigV4Authenticator
 from sagemaker_images.protocol.credentials import load_credentials
 from sagemaker_images.shapes import load_api
@@ -82,7 +86,8 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         max_versions_per_image=settings.max_versions_per_image or None,
         reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
     )
-    registry = ImageRegistry(database, policy, options)
+    checks = build_checks(settings, database, policy)
+    registry = ImageRegistry(database, policy, options, checks=checks if checks.active else None)
     configs = app_image_configs.AppImageConfigRegistry(database)
     sagemaker_api = load_api("sagemaker", images.OPERATIONS + app_image_configs.OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
@@ -97,6 +102,8 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
             sagemaker,
             iam_prefix=sagemaker_permissions.IAM_PREFIX,
             needs=sagemaker_permissions.needs,
+            # BaseImage resolution and role checks, when configured: their worker.
+            background=(checks,) if checks.active else (),
         ),
         Service(
             "CloudControl",
@@ -109,6 +116,28 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         ),
     ]
     return {service.api.target_prefix: service for service in services}
+
+
+def build_checks(settings: Settings, database: Database, policy: LifecyclePolicy) -> BackgroundChecks:
+    """BaseImage resolution and the role check, when configured (their worker is started and stopped
+    by the application's lifespan). When neither is configured, whatever an earlier run left pending
+    is settled at once, as written."""
+    routes = []
+    for text in settings.registry:
+        pattern, url = parse_route(text)
+        routes.append(Route(pattern, OciRegistry(url, settings.registry_timeout)))
+    ecr = None
+    if settings.ecr_endpoint:
+        ecr = EcrRegistry(botocore_clients(settings.ecr_endpoint, settings.registry_timeout))
+    roles = None
+    if settings.iam_endpoint:
+        roles = RoleCheck(botocore_clients(settings.iam_endpoint, settings.registry_timeout))
+    resolver = Resolver(routes, ecr) if routes or ecr else None
+    options = CheckOptions(attempts=max(1, settings.registry_attempts), timeout=settings.registry_timeout)
+    checks = BackgroundChecks(database, policy, resolver, roles, options)
+    if not checks.active:
+        checks.settle_all()
+    return checks
 
 
 def build_authenticator(settings: Settings) -> SigV4Authenticator | None:

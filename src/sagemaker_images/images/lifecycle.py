@@ -52,12 +52,18 @@ class LifecyclePolicy:
     def version_fails(self, base_image: str) -> bool:
         return self.fail_base_images is not None and self.fail_base_images.fullmatch(base_image) is not None
 
-    def begin(self, in_progress: str, now: float, failure_reason: str | None = None) -> dict[str, Any]:
-        """The lifecycle columns of a transition that starts now; it fails if a reason is given."""
+    def begin(
+        self, in_progress: str, now: float, failure_reason: str | None = None, *, pending: bool = False
+    ) -> dict[str, Any]:
+        """The lifecycle columns of a transition that starts now; it fails if a reason is given.
+
+        A ``pending`` transition has no outcome yet: it shows ``in_progress`` until a background
+        check decides it (``settle``), whatever the clock says.
+        """
         success, failure = _OUTCOMES[in_progress]
         return {
             "status": in_progress,
-            "next_status": failure if failure_reason else success,
+            "next_status": in_progress if pending else (failure if failure_reason else success),
             "modified_at": now,
             "settles_at": now + self.delay,
             "failure_reason": failure_reason,
@@ -74,6 +80,15 @@ class LifecyclePolicy:
             waiting = row is not None and vendor_guidance(row, now) == TO_BE_ARCHIVED
             archives_at = row["archives_at"] if waiting else now + self.archive_after
         return {"vendor_guidance": value, "archives_at": archives_at}
+
+    def settle(self, row: Any, now: float, failure_reason: str | None) -> dict[str, Any]:
+        """The columns that decide a pending transition: it ends when decided, or when the delay is up."""
+        success, failure = _OUTCOMES[row["status"]]
+        return {
+            "next_status": failure if failure_reason else success,
+            "settles_at": max(now, row["modified_at"] + self.delay),
+            "failure_reason": failure_reason,
+        }
 
 
 def vendor_guidance(row: Any, now: float) -> str | None:
@@ -101,6 +116,11 @@ class Observed:
     @property
     def in_progress(self) -> bool:
         return self.status in _OUTCOMES
+
+
+def is_pending(row: Any) -> bool:
+    """A transition that waits for a background check to decide its outcome."""
+    return row["status"] == row["next_status"] and row["status"] in _OUTCOMES
 
 
 def observe(row: Any, now: float) -> Observed:

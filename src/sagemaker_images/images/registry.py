@@ -15,6 +15,7 @@ from typing import Any
 from sagemaker_images.errors import java_list
 from sagemaker_images.images import pagination
 from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
+from sagemaker_images.images.checks import BackgroundChecks
 from sagemaker_images.images.errors import (
     ResourceInUse,
     ResourceLimitExceeded,
@@ -76,11 +77,15 @@ class ImageRegistry:
         policy: LifecyclePolicy | None = None,
         options: RegistryOptions | None = None,
         clock: Callable[[], float] = _now,
+        checks: BackgroundChecks | None = None,
     ) -> None:
         self.database = database
         self.policy = policy or LifecyclePolicy()
         self.options = options or RegistryOptions()
         self.clock = clock
+        # Resolution of BaseImages and the role check, when configured: those transitions are
+        # written pending and decided in the background.
+        self.checks = checks
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -93,6 +98,7 @@ class ImageRegistry:
         name = request["ImageName"]
         tags = _tag_pairs(request.get("Tags", ()))
         failure = self._image_failure(name, "create")
+        pending = failure is None and self.checks is not None and self.checks.checks_roles()
         with self.database.write() as q:
             q.purge_gone_image(tenant.account, tenant.region, name.lower(), now)
             if q.image(tenant.account, tenant.region, name.lower(), now) is not None:
@@ -111,13 +117,15 @@ class ImageRegistry:
                 "display_name": request.get("DisplayName"),
                 "description": request.get("Description"),
                 "created_at": now,
-                **self.policy.begin(CREATING, now, failure),
+                **self.policy.begin(CREATING, now, failure, pending=pending),
             }
             try:
                 image_id = q.insert_image(values)
             except Conflict:
                 raise _image_exists(name) from None
             q.put_tags(image_id, IMAGE_TAGS, tags)
+        if pending:
+            self.checks.wake()
         return {"ImageArn": image_arn(tenant, name)}
 
     @operation("DescribeImage", reads=True)
@@ -211,6 +219,7 @@ class ImageRegistry:
             failure = None
             if self.policy.version_fails(base_image):
                 failure = f"Unable to pull base image {base_image}: simulated failure (--fail-base-images)."
+            pending = failure is None and self.checks is not None and self.checks.resolves(base_image)
             values = {
                 "image_id": image["id"],
                 "version": number,
@@ -219,10 +228,12 @@ class ImageRegistry:
                 "created_at": now,
                 **_version_fields(request),
                 **self.policy.guidance(request.get("VendorGuidance"), now),
-                **self.policy.begin(CREATING, now, failure),
+                **self.policy.begin(CREATING, now, failure, pending=pending),
             }
             q.insert_version(values)
             q.add_aliases(image["id"], number, aliases)
+        if pending:
+            self.checks.wake()
         return {"ImageVersionArn": image_version_arn(tenant, name, number)}
 
     @operation("DescribeImageVersion", reads=True)
@@ -235,8 +246,11 @@ class ImageRegistry:
         return {
             **summary,
             "BaseImage": row["base_image"],
-            # The image a CREATED version resolves to; an ECR digest in AWS, the base image here.
-            "ContainerImage": row["base_image"] if summary["ImageVersionStatus"] == CREATED else None,
+            # The image a CREATED version resolved to (digest-pinned), or its BaseImage as written
+            # when resolution is off.
+            "ContainerImage": (row["container_image"] or row["base_image"])
+            if summary["ImageVersionStatus"] == CREATED
+            else None,
             **{member: row[column] for member, column in _VERSION_FIELDS.items()},
             "VendorGuidance": vendor_guidance(row, now),
             # SageMaker answers Horovod false for a version created without it (an AWS-written

@@ -274,7 +274,8 @@ class Queries:
         query = sa.select(sa.literal(1)).where(
             image_versions.c.image_id == image_id,
             image_versions.c.status == status,
-            image_versions.c.settles_at > now,
+            # Still in progress: by the clock, or waiting for a background check (pending).
+            sa.or_(image_versions.c.settles_at > now, image_versions.c.next_status == status),
         )
         return self.conn.execute(query.limit(1)).first() is not None
 

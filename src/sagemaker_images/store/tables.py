@@ -15,6 +15,18 @@ metadata = sa.MetaData()
 # SQLite only gives AUTOINCREMENT semantics to an INTEGER PRIMARY KEY.
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
+
+def _check_columns() -> list[sa.Column]:
+    """A transition whose outcome waits for a check in the background (``status = next_status``, in
+    progress): attempts so far, when to try next, and who holds it now (see ``store/pending.py``)."""
+    return [
+        sa.Column("check_attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("check_after", sa.Float),
+        sa.Column("lease_owner", sa.String(36)),
+        sa.Column("lease_until", sa.Float),
+    ]
+
+
 images = sa.Table(
     "images",
     metadata,
@@ -35,9 +47,11 @@ images = sa.Table(
     sa.Column("failure_reason", sa.String(1024)),
     # The last version number handed out; only grows, so numbers are never reused.
     sa.Column("version_counter", sa.Integer, nullable=False, server_default="0"),
+    *_check_columns(),
     sa.UniqueConstraint("account", "region", "name_key", name="uq_images_tenant_name"),
     sa.Index("ix_images_tenant_created", "account", "region", "created_at", "id"),
     sa.Index("ix_images_tenant_settles", "account", "region", "settles_at", "id"),
+    sa.Index("ix_images_pending", "next_status", "check_after"),
 )
 
 image_versions = sa.Table(
@@ -62,9 +76,13 @@ image_versions = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("next_status", sa.String(16), nullable=False),
     sa.Column("failure_reason", sa.String(1024)),
+    # The digest-pinned image the BaseImage resolved to; NULL when it was taken as written.
+    sa.Column("container_image", sa.String(1024)),
+    *_check_columns(),
     sa.UniqueConstraint("image_id", "client_token", name="uq_image_versions_client_token"),
     sa.Index("ix_image_versions_created", "image_id", "created_at", "version"),
     sa.Index("ix_image_versions_settles", "image_id", "settles_at", "version"),
+    sa.Index("ix_image_versions_pending", "next_status", "check_after"),
 )
 
 image_aliases = sa.Table(
