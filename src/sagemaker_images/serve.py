@@ -12,6 +12,7 @@ import uvicorn
 
 from sagemaker_images import access_log
 from sagemaker_images.config import Settings
+from sagemaker_images.images.resolution import parse_route
 from sagemaker_images.protocol import http_limits
 from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
 from sagemaker_images.server import Application
@@ -43,6 +44,8 @@ def serve(settings: Settings) -> int:
     )
     try:
         authenticator = build_authenticator(settings)
+        for route in settings.registry:
+            parse_route(route)
     except (ValueError, OSError) as error:
         log.error("cannot start: %s", error)
         return 2
@@ -53,6 +56,13 @@ def serve(settings: Settings) -> int:
             "authentication: AWS Signature Version 4, %d access key(s) from %s",
             len(authenticator.principals),
             settings.credentials,
+        )
+    if settings.registry or settings.ecr_endpoint or settings.iam_endpoint:
+        log.info(
+            "resolving BaseImages%s%s%s (docs/registry.md)",
+            "".join(f" [{route}]" for route in settings.registry),
+            f" [ECR at {settings.ecr_endpoint}]" if settings.ecr_endpoint else "",
+            f"; CreateImage roles checked in IAM at {settings.iam_endpoint}" if settings.iam_endpoint else "",
         )
     http_limits.configure(head_timeout=settings.request_timeout)
     if not settings.console_secret:
