@@ -156,7 +156,7 @@ class OciRegistry:
             return _basic(credentials) if credentials else None
         if scheme.lower() != "bearer" or "realm" not in params:
             return resolution.access_denied(
-                base_image, f"Unsupported authentication challenge {challenge!r}."
+                base_image, f"Unsupported authentication challenge '{challenge}'."
             )
         query = {"scope": f"repository:{reference.repository}:pull"}
         if "service" in params:

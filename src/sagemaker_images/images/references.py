@@ -55,19 +55,19 @@ class EcrLocation:
 def parse(text: str) -> Reference:
     name, _, digest = text.partition("@")
     if digest and _DIGEST.fullmatch(digest) is None:
-        raise MalformedReference(f"invalid digest {digest!r}")
+        raise MalformedReference(f"invalid digest '{digest}'")
     first, slash, rest = name.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost"):
         if _HOST.fullmatch(first) is None:
-            raise MalformedReference(f"invalid registry host {first!r}")
+            raise MalformedReference(f"invalid registry host '{first}'")
         host, path = first, rest
     else:
         host, path = DOCKER_HUB, name
     path, colon, tag = path.rpartition(":") if ":" in path else (path, "", "")
     if colon and _TAG.fullmatch(tag) is None:
-        raise MalformedReference(f"invalid tag {tag!r}")
+        raise MalformedReference(f"invalid tag '{tag}'")
     if _REPOSITORY.fullmatch(path) is None:
-        raise MalformedReference(f"invalid repository name {path!r}")
+        raise MalformedReference(f"invalid repository name '{path}'")
     if host == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if len(path) > 255:

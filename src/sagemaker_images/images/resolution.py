@@ -148,5 +148,5 @@ def parse_route(text: str) -> tuple[str, str]:
     """``PATTERN=URL`` of ``--registry``."""
     pattern, equals, url = text.partition("=")
     if not equals or not pattern or not url.startswith(("http://", "https://")):
-        raise ValueError(f"--registry expects PATTERN=URL (URL starting http:// or https://), not {text!r}")
+        raise ValueError(f"--registry expects PATTERN=URL (URL starting http:// or https://), not '{text}'")
     return pattern, url.rstrip("/")
