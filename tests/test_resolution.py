@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import WaiterError
 
+from tests.calls import wait_until
 from tests.conftest import client_for, new_account
 from tests.registries import (
     Auth,
@@ -68,13 +69,12 @@ def image_with_role(sm, name: str = "img") -> str:
 
 def settled(sm, name: str, version: int, timeout: float = 60.0) -> dict:
     """DescribeImageVersion once it is no longer CREATING."""
-    deadline = time.monotonic() + timeout
-    while True:
-        described = sm.describe_image_version(ImageName=name, Version=version)
-        if described["ImageVersionStatus"] != "CREATING":
-            return described
-        assert time.monotonic() < deadline, "the version stayed CREATING"
-        time.sleep(0.2)
+
+    def status() -> str:
+        return sm.describe_image_version(ImageName=name, Version=version)["ImageVersionStatus"]
+
+    wait_until(lambda: status() != "CREATING", timeout, f"version {version} to leave CREATING")
+    return sm.describe_image_version(ImageName=name, Version=version)
 
 
 def create_version(sm, name: str, base_image: str) -> int:
@@ -205,6 +205,7 @@ def test_authenticated_registry_with_right_wrong_and_no_credentials(kind, server
         assert token_server.requests >= 2  # tokens were asked for with the right and the wrong password
 
 
+@pytest.mark.long
 def test_unreachable_registry_is_retried_a_bounded_number_of_times(servers):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     server = servers("--registry", f"{HOST}={closed}", "--registry-attempts", "3")
@@ -221,6 +222,7 @@ def test_unreachable_registry_is_retried_a_bounded_number_of_times(servers):
     assert log.count(f"({HOST}/team/app:v1): registry unreachable") == 3
 
 
+@pytest.mark.long
 def test_a_registry_that_hangs_never_holds_up_the_api(servers):
     with silent_listener() as port:
         server = servers(
@@ -250,6 +252,7 @@ def test_a_registry_that_hangs_never_holds_up_the_api(servers):
             assert "could not be reached after 1 attempts" in described["FailureReason"]
 
 
+@pytest.mark.long
 def test_kill_9_during_resolution_the_next_process_finishes_it(servers, registry):
     digest = registry.push_image("crash/app", "v1")
     with silent_listener() as port:
