@@ -6,6 +6,7 @@ Every test pushes its own images through the registry HTTP API and drives the se
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.registries import (
     silent_listener,
 )
 from tests.servers import ServerProcess, free_port, fresh_postgres_database
+from tests.test_cloudcontrol import create, wait
 
 pytestmark = pytest.mark.skipif(registry_missing() is not None, reason=str(registry_missing()))
 
@@ -288,3 +290,27 @@ def test_pending_versions_are_settled_as_written_when_resolution_is_turned_off(s
         "CREATED",
         f"{HOST}/team/app:v1",
     )
+
+
+def test_cloud_control_waits_for_resolution_and_reports_its_outcome(servers, registry):
+    digest = registry.push_image("cc/app", "v1")
+    server = servers("--registry", f"{HOST}={registry.url}")
+    account = new_account()
+    sm = client_for(server.endpoint, account)
+    cc = client_for(server.endpoint, account, "cloudcontrol")
+    name = image_with_role(sm)
+    version_type = "AWS::SageMaker::ImageVersion"
+
+    event = wait(cc, create(cc, version_type, {"ImageName": name, "BaseImage": f"{HOST}/cc/app:v1"}))
+    assert event["OperationStatus"] == "SUCCESS"
+    model = json.loads(
+        cc.get_resource(TypeName=version_type, Identifier=event["Identifier"])["ResourceDescription"][
+            "Properties"
+        ]
+    )
+    assert model["ContainerImage"] == f"{HOST}/cc/app@{digest}"
+
+    event = wait(cc, create(cc, version_type, {"ImageName": name, "BaseImage": f"{HOST}/cc/app:missing"}))
+    assert (event["OperationStatus"], event["ErrorCode"]) == ("FAILED", "GeneralServiceException")
+    assert f"{version_type} [{event['Identifier']}] failed to create." in event["StatusMessage"]
+    assert settled(sm, name, 2)["ImageVersionStatus"] == "CREATE_FAILED"
