@@ -103,7 +103,7 @@ def _transfer(command: str, url: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    overrides = {
+    overrides: dict[str, Any] = {
         k: tuple(v) if isinstance(v, list) else v
         for k, v in vars(args).items()
         if k not in ("command", "db_command")

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +45,7 @@ class CheckOptions:
         return 4 * self.timeout + 5
 
     def pause(self, attempts: int) -> float:
-        return min(self.first_pause * 2 ** (attempts - 1), MAX_PAUSE)
+        return float(min(self.first_pause * 2.0 ** (attempts - 1), MAX_PAUSE))
 
 
 class BackgroundChecks:
@@ -201,9 +201,7 @@ class BackgroundChecks:
             PendingChecks(q.conn).finish_image(image_id, values, self.owner)
         log.info("image %s role %s: %s", image_id, role, _describe(outcome))
 
-    def _decision(
-        self, row: Mapping[str, Any], outcome: Outcome, gave_up: Callable[[int, str], Failed]
-    ) -> dict[str, Any]:
+    def _decision(self, row: Any, outcome: Outcome, gave_up: Callable[[int, str], Failed]) -> dict[str, Any]:
         now = self.clock()
         if isinstance(outcome, Unreachable):
             attempts = row["check_attempts"] + 1

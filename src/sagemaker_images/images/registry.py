@@ -124,7 +124,7 @@ class ImageRegistry:
             except Conflict:
                 raise _image_exists(name) from None
             q.put_tags(image_id, IMAGE_TAGS, tags)
-        if pending:
+        if pending and self.checks is not None:
             self.checks.wake()
         return {"ImageArn": image_arn(tenant, name)}
 
@@ -232,7 +232,7 @@ class ImageRegistry:
             }
             q.insert_version(values)
             q.add_aliases(image["id"], number, aliases)
-        if pending:
+        if pending and self.checks is not None:
             self.checks.wake()
         return {"ImageVersionArn": image_version_arn(tenant, name, number)}
 

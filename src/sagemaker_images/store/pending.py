@@ -9,11 +9,10 @@ A process killed mid-check leaves a lease that expires; whoever comes next finis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, RowMapping
 
 from sagemaker_images.store.tables import image_versions, images
 
@@ -74,13 +73,13 @@ class PendingChecks:
         )
         return self.conn.execute(statement).rowcount == 1
 
-    def version(self, image_id: int, version: int) -> Mapping[str, Any] | None:
+    def version(self, image_id: int, version: int) -> RowMapping | None:
         query = sa.select(image_versions).where(
             image_versions.c.image_id == image_id, image_versions.c.version == version
         )
         return self.conn.execute(query).mappings().first()
 
-    def image(self, image_id: int) -> Mapping[str, Any] | None:
+    def image(self, image_id: int) -> RowMapping | None:
         return self.conn.execute(sa.select(images).where(images.c.id == image_id)).mappings().first()
 
     def finish_version(self, image_id: int, version: int, values: dict[str, Any], owner: str) -> bool:

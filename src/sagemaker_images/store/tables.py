@@ -8,6 +8,8 @@ marks a resource that disappears at ``settles_at``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -16,7 +18,7 @@ metadata = sa.MetaData()
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def _check_columns() -> list[sa.Column]:
+def _check_columns() -> list[sa.Column[Any]]:
     """A transition whose outcome waits for a check in the background (``status = next_status``, in
     progress): attempts so far, when to try next, and who holds it now (see ``store/pending.py``)."""
     return [

@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 
-def _check_columns() -> list[sa.Column]:
+def _check_columns() -> list[sa.Column[int | float | str]]:
     return [
         sa.Column("check_attempts", sa.Integer, nullable=False, server_default="0"),
         sa.Column("check_after", sa.Float),
