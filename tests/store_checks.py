@@ -25,6 +25,15 @@ CHECKS = {
         LEFT JOIN image_versions v ON v.image_id = t.image_id AND v.version = t.version
         WHERE t.version <> 0 AND v.image_id IS NULL""",
     "versions numbered below 1": "SELECT image_id, version FROM image_versions WHERE version < 1",
+    "versions to be archived without a time to archive them": """
+        SELECT image_id, version FROM image_versions
+        WHERE vendor_guidance = 'TO_BE_ARCHIVED' AND archives_at IS NULL""",
+    "tags of missing app image configs": """
+        SELECT t.config_id, t.key FROM app_image_config_tags t
+        LEFT JOIN app_image_configs c ON c.id = t.config_id WHERE c.id IS NULL""",
+    "app image configs sharing a name": """
+        SELECT account, region, name_key FROM app_image_configs
+        GROUP BY account, region, name_key HAVING COUNT(*) > 1""",
 }
 
 

@@ -201,7 +201,7 @@ def test_list_sorts_filters_and_pages(sagemaker):
     paginator = sagemaker.get_paginator("list_app_image_configs")
     for sort in ("CreationTime", "LastModifiedTime", "Name"):
         for order in ("Ascending", "Descending"):
-            pages = list(paginator.paginate(SortBy=sort, SortOrder=order, PaginationConfig={"PageSize": 1}))
+            pages = list(paginator.paginate(SortBy=sort, SortOrder=order, PaginationConfig={"PageSize": 50}))
             seen = [c["AppImageConfigName"] for page in pages for c in page["AppImageConfigs"]]
             whole = sagemaker.list_app_image_configs(SortBy=sort, SortOrder=order)["AppImageConfigs"]
             assert seen == [c["AppImageConfigName"] for c in whole]
@@ -256,3 +256,75 @@ def test_cli_app_image_config(aws_cli, account):
     )
     assert gone.returncode != 0
     assert "(ResourceNotFound)" in gone.stderr
+
+
+def test_tags_on_the_config_arn(sagemaker, account):
+    arn = sagemaker.create_app_image_config(
+        AppImageConfigName="tagged", Tags=[{"Key": "team", "Value": "ml"}, {"Key": "env", "Value": "dev"}]
+    )["AppImageConfigArn"]
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [
+        {"Key": "team", "Value": "ml"},
+        {"Key": "env", "Value": "dev"},
+    ]
+    sagemaker.add_tags(
+        ResourceArn=arn, Tags=[{"Key": "team", "Value": "platform"}, {"Key": "z", "Value": ""}]
+    )
+    # Insertion order; a changed value keeps its place.
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [
+        {"Key": "team", "Value": "platform"},
+        {"Key": "env", "Value": "dev"},
+        {"Key": "z", "Value": ""},
+    ]
+    pages = sagemaker.get_paginator("list_tags").paginate(ResourceArn=arn, PaginationConfig={"PageSize": 50})
+    assert [t["Key"] for page in pages for t in page["Tags"]] == ["team", "env", "z"]
+    sagemaker.delete_tags(ResourceArn=arn, TagKeys=["env", "absent"])
+    assert [t["Key"] for t in sagemaker.list_tags(ResourceArn=arn)["Tags"]] == ["team", "z"]
+
+    # An update of the config leaves its tags alone.
+    sagemaker.update_app_image_config(AppImageConfigName="tagged", KernelGatewayImageConfig=KERNEL_GATEWAY)
+    assert len(sagemaker.list_tags(ResourceArn=arn)["Tags"]) == 2
+
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "aws:reserved", "Value": "x"}])
+    assert error_of(excinfo)[0] == "ValidationException"
+    with pytest.raises(ClientError) as excinfo:
+        sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+    assert error_of(excinfo)[0] == "ValidationException"
+
+    # Its tags go with it: a config made again under the name starts without them.
+    sagemaker.delete_app_image_config(AppImageConfigName="tagged")
+    for call in (
+        lambda: sagemaker.list_tags(ResourceArn=arn),
+        lambda: sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "a", "Value": "b"}]),
+        lambda: sagemaker.delete_tags(ResourceArn=arn, TagKeys=["team"]),
+    ):
+        with pytest.raises(ClientError) as excinfo:
+            call()
+        assert error_of(excinfo) == ("ValidationException", f"Resource {arn} does not exist.")
+    sagemaker.create_app_image_config(AppImageConfigName="tagged")
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == []
+    # The ARN names the config case-insensitively, as its lowercased ARN does.
+    assert sagemaker.list_tags(ResourceArn=arn.replace("/tagged", "/TAGGED"))["Tags"] == []
+    for malformed in (arn + "/extra", arn.replace("app-image-config/", "app-image-config/x-")):
+        with pytest.raises(ClientError) as excinfo:
+            sagemaker.list_tags(ResourceArn=malformed)
+        assert error_of(excinfo)[0] == "ValidationException"
+
+
+def test_cli_tags(aws_cli):
+    arn = json.loads(
+        aws_cli(
+            "sagemaker",
+            "create-app-image-config",
+            "--app-image-config-name",
+            "cli-tags",
+            "--tags",
+            "Key=a,Value=1",
+        ).stdout
+    )["AppImageConfigArn"]
+    aws_cli("sagemaker", "add-tags", "--resource-arn", arn, "--tags", "Key=b,Value=2")
+    tags = json.loads(aws_cli("sagemaker", "list-tags", "--resource-arn", arn).stdout)["Tags"]
+    assert tags == [{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    aws_cli("sagemaker", "delete-tags", "--resource-arn", arn, "--tag-keys", "a")
+    tags = json.loads(aws_cli("sagemaker", "list-tags", "--resource-arn", arn).stdout)["Tags"]
+    assert tags == [{"Key": "b", "Value": "2"}]

@@ -17,9 +17,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from sagemaker_images.app_image_configs.registry import OPERATIONS as APP_IMAGE_CONFIG_OPERATIONS
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
 from tests.calls import raw_call
 from tests.conftest import new_account
@@ -34,7 +33,7 @@ from tests.model_variants import (
     output_problems,
 )
 
-CASES = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS + APP_IMAGE_CONFIG_OPERATIONS] + [
+CASES = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS] + [
     ("cloudcontrol", op) for op in CLOUDCONTROL_OPERATIONS
 ]
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "Exception:", "/src/")

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
 from tests.model_variants import BY_OPERATION, REALISTIC, fill, output_problems
 from tests.servers import ServerProcess
@@ -78,6 +78,7 @@ def fuzzed(tmp_path_factory):
             "Aliases": ["stable"],
         },
     )
+    send(process, "sagemaker", "CreateAppImageConfig", {"AppImageConfigName": "conformance-config"})
     status, body = send(
         process,
         "cloudcontrol",
@@ -272,6 +273,11 @@ def test_fuzz_every_operation_then_the_store_is_consistent(fuzzed, examples):
             assert_proper(status, body)
             assert status in (200, 400)
         status, body = send(server, "sagemaker", "ListTags", {"ResourceArn": image["ImageArn"]})
+        assert status == 200, body
+    status, configs = send(server, "sagemaker", "ListAppImageConfigs", {"MaxResults": 100})
+    assert status == 200, configs
+    for config in configs["AppImageConfigs"]:
+        status, body = send(server, "sagemaker", "ListTags", {"ResourceArn": config["AppImageConfigArn"]})
         assert status == 200, body
     bodies = [{"TypeName": "AWS::SageMaker::Image"}] + [
         {

@@ -1,5 +1,5 @@
 """Tenant isolation: another account (or region) can neither read, list, tag, update nor delete an
-account's images, versions, aliases, tags or Cloud Control requests, by any operation of either API,
+account's images, versions, aliases, AppImageConfigs, tags or Cloud Control requests, by any operation of either API,
 by name or by passing the owner's ARNs. Every operation is probed; the owner's state is compared
 before and after."""
 
@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from tests.calls import FAST_WAITER
 from tests.conftest import client_for, new_account
 
@@ -20,6 +20,8 @@ IMAGE = "AWS::SageMaker::Image"
 VERSION = "AWS::SageMaker::ImageVersion"
 NAME = "isolated-image"
 CC_NAME = "isolated-cc-image"
+CONFIG = "isolated-config"
+KERNELS = {"KernelSpecs": [{"Name": "python3"}]}
 
 
 def code_of(call) -> str:
@@ -49,6 +51,9 @@ def owner(server):
     ]
     sm.create_image_version(ImageName=NAME, BaseImage="repo/base:2", ClientToken="t2", Aliases=["stable"])
     sm.add_tags(ResourceArn=version_arn, Tags=[{"Key": "v", "Value": "1"}])
+    config_arn = sm.create_app_image_config(
+        AppImageConfigName=CONFIG, KernelGatewayImageConfig=KERNELS, Tags=[{"Key": "c", "Value": "1"}]
+    )["AppImageConfigArn"]
     event = cc.create_resource(
         TypeName=IMAGE, DesiredState=json.dumps({"ImageName": CC_NAME, "ImageRoleArn": role})
     )["ProgressEvent"]
@@ -59,6 +64,7 @@ def owner(server):
         "cc": cc,
         "image_arn": image_arn,
         "version_arn": version_arn,
+        "config_arn": config_arn,
         "cc_arn": image_arn.replace(NAME, CC_NAME),
         "token": event["RequestToken"],
     }
@@ -76,6 +82,13 @@ def snapshot(owner) -> dict:
         "aliases": sm.list_aliases(ImageName=NAME)["SageMakerImageVersionAliases"],
         "image_tags": sm.list_tags(ResourceArn=owner["image_arn"])["Tags"],
         "version_tags": sm.list_tags(ResourceArn=owner["version_arn"])["Tags"],
+        "config": {
+            k: v
+            for k, v in sm.describe_app_image_config(AppImageConfigName=CONFIG).items()
+            if k != "ResponseMetadata"
+        },
+        "configs": [c["AppImageConfigName"] for c in sm.list_app_image_configs()["AppImageConfigs"]],
+        "config_tags": sm.list_tags(ResourceArn=owner["config_arn"])["Tags"],
         "cc": cc.get_resource(TypeName=IMAGE, Identifier=owner["cc_arn"])["ResourceDescription"],
         "requests": [
             r["RequestToken"] for r in cc.list_resource_requests()["ResourceRequestStatusSummaries"]
@@ -85,7 +98,7 @@ def snapshot(owner) -> dict:
 
 def sagemaker_probes(sm, owner) -> dict[str, list]:
     """Every SageMaker operation, aimed at the owner's resources: (call, expected error or None)."""
-    image_arn, version_arn = owner["image_arn"], owner["version_arn"]
+    image_arn, version_arn, config_arn = owner["image_arn"], owner["version_arn"], owner["config_arn"]
     tag = [{"Key": "intruder", "Value": "x"}]
     return {
         "CreateImage": [],  # checked separately: the same name is a different image in another account
@@ -120,20 +133,39 @@ def sagemaker_probes(sm, owner) -> dict[str, list]:
         "AddTags": [
             (lambda: sm.add_tags(ResourceArn=image_arn, Tags=tag), "ValidationException"),
             (lambda: sm.add_tags(ResourceArn=version_arn, Tags=tag), "ValidationException"),
+            (lambda: sm.add_tags(ResourceArn=config_arn, Tags=tag), "ValidationException"),
         ],
         "ListTags": [
             (lambda: sm.list_tags(ResourceArn=image_arn), "ValidationException"),
             (lambda: sm.list_tags(ResourceArn=version_arn), "ValidationException"),
+            (lambda: sm.list_tags(ResourceArn=config_arn), "ValidationException"),
         ],
         "DeleteTags": [
             (lambda: sm.delete_tags(ResourceArn=image_arn, TagKeys=["team"]), "ValidationException"),
             (lambda: sm.delete_tags(ResourceArn=version_arn, TagKeys=["v"]), "ValidationException"),
+            (lambda: sm.delete_tags(ResourceArn=config_arn, TagKeys=["c"]), "ValidationException"),
         ],
+        "CreateAppImageConfig": [],  # checked separately: the same name is another tenant's own config
+        "DescribeAppImageConfig": [
+            (lambda: sm.describe_app_image_config(AppImageConfigName=CONFIG), "ResourceNotFound")
+        ],
+        "UpdateAppImageConfig": [
+            (
+                lambda: sm.update_app_image_config(
+                    AppImageConfigName=CONFIG, KernelGatewayImageConfig=KERNELS
+                ),
+                "ResourceNotFound",
+            )
+        ],
+        "DeleteAppImageConfig": [
+            (lambda: sm.delete_app_image_config(AppImageConfigName=CONFIG), "ResourceNotFound")
+        ],
+        "ListAppImageConfigs": [],  # checked separately: the owner's config is not listed
     }
 
 
 def test_every_sagemaker_operation_is_probed(server):
-    probes = sagemaker_probes(None, {"image_arn": "", "version_arn": ""})
+    probes = sagemaker_probes(None, {"image_arn": "", "version_arn": "", "config_arn": ""})
     assert set(probes) == set(SAGEMAKER_OPERATIONS)
 
 
@@ -157,6 +189,14 @@ def test_sagemaker_operations_cannot_reach_another_tenant(server, owner, where):
     sm.add_tags(ResourceArn=intruder_arn, Tags=[{"Key": "team", "Value": "intruder"}])
     sm.create_image_version(ImageName=NAME, BaseImage="evil:1", Aliases=["stable"])
     sm.delete_image(ImageName=NAME)
+    assert sm.list_app_image_configs(NameContains="isolated")["AppImageConfigs"] == []
+    intruder_config = sm.create_app_image_config(AppImageConfigName=CONFIG)["AppImageConfigArn"]
+    assert intruder_config != owner["config_arn"]
+    sm.add_tags(ResourceArn=intruder_config, Tags=[{"Key": "c", "Value": "intruder"}])
+    sm.update_app_image_config(
+        AppImageConfigName=CONFIG, KernelGatewayImageConfig={"KernelSpecs": [{"Name": "r"}]}
+    )
+    sm.delete_app_image_config(AppImageConfigName=CONFIG)
     assert snapshot(owner) == before
 
 

@@ -495,6 +495,9 @@ def snapshot(client, arn_of_image: str) -> dict:
                 "version": clean(client.describe_image_version(ImageName=name, Version=version["Version"])),
                 "tags": clean(client.list_tags(ResourceArn=version["ImageVersionArn"])),
             }
+    state["configs"] = clean(client.list_app_image_configs(MaxResults=100))
+    for config in state["configs"]["AppImageConfigs"]:
+        state[config["AppImageConfigArn"]] = clean(client.list_tags(ResourceArn=config["AppImageConfigArn"]))
     return state
 
 
@@ -512,6 +515,14 @@ def test_export_then_import_into_the_other_backend_answers_the_same(
     client.add_tags(ResourceArn=third, Tags=[{"Key": "v", "Value": "3"}])
     client.delete_image_version(ImageName="moved", Version=3)  # the counter stays at 3
     client.create_image(ImageName="second", RoleArn=role_arn, Description="the second image")
+    client.update_image_version(ImageName="moved", Version=1, VendorGuidance="TO_BE_ARCHIVED")
+    client.create_app_image_config(
+        AppImageConfigName="moved-config",
+        KernelGatewayImageConfig={"KernelSpecs": [{"Name": "python3"}], "FileSystemConfig": {}},
+        CodeEditorAppImageConfig={"ContainerConfig": {"ContainerEnvironmentVariables": {"A": "1"}}},
+        Tags=[{"Key": "z", "Value": "1"}, {"Key": "a", "Value": "2"}],
+    )
+    client.create_app_image_config(AppImageConfigName="second-config")
     cc = client_for(source.endpoint, account, "cloudcontrol")
     desired = json.dumps({"ImageName": "from-cc", "ImageRoleArn": role_arn})
     token = cc.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=desired)["ProgressEvent"][
@@ -539,6 +550,8 @@ def test_export_then_import_into_the_other_backend_answers_the_same(
     assert version_of(client.create_image_version(ImageName="moved", BaseImage="b:4")["ImageVersionArn"]) == 4
     client.create_image(ImageName="third", RoleArn=role_arn)
     assert len(client.list_images()["Images"]) == 4
+    client.create_app_image_config(AppImageConfigName="third-config", Tags=[{"Key": "t", "Value": "3"}])
+    assert len(client.list_app_image_configs()["AppImageConfigs"]) == 3
 
     again = cli("import", "--db", other_database_url, stdin=exported.stdout)
     assert again.returncode == 1

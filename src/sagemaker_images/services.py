@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import regex
 
+from sagemaker_images import tagging
 from sagemaker_images.access import Need
 from sagemaker_images.app_image_configs import registry as app_image_configs
 from sagemaker_images.cloudcontrol import service as cloudcontrol_service
@@ -38,10 +39,16 @@ from sagemaker_images.store import Database
 # Each domain declares which of its operations only read (``@operation(..., reads=True)``).
 READ_OPERATIONS = (
     images.READ_OPERATIONS
+    | tagging.READ_OPERATIONS
     | app_image_configs.READ_OPERATIONS
     # Cloud Control
     | cloudcontrol_service.READ_OPERATIONS
 )
+
+
+# Every SageMaker operation served: the image registry's, the tag operations on any taggable ARN,
+# and the AppImageConfigs'.
+SAGEMAKER_OPERATIONS = images.OPERATIONS + tagging.OPERATIONS + app_image_configs.OPERATIONS
 
 
 class Background(Protocol):
@@ -89,9 +96,12 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     checks = build_checks(settings, database, policy)
     registry = ImageRegistry(database, policy, options, checks=checks if checks.active else None)
     configs = app_image_configs.AppImageConfigRegistry(database)
-    sagemaker_api = load_api("sagemaker", images.OPERATIONS + app_image_configs.OPERATIONS)
+    finders = {kind: registry.tags_of for kind in images.TAGGED}
+    finders |= {kind: configs.tags_of for kind in app_image_configs.TAGGED}
+    tags = tagging.Tagging(database, finders)
+    sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
-    operations = registry.operations() | configs.operations()
+    operations = registry.operations() | tags.operations() | configs.operations()
     sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
     cloudcontrol = CloudControl(sagemaker, database, sagemaker_api)

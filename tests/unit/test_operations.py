@@ -7,6 +7,7 @@ from sagemaker_images.app_image_configs.registry import AppImageConfigRegistry
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.images.registry import ImageRegistry
 from sagemaker_images.operations import operation
+from sagemaker_images.tagging import Tagging
 
 
 class _Base:
@@ -40,7 +41,8 @@ def test_declarations_give_names_in_order_read_only_ones_and_bound_handlers() ->
 
 
 def test_the_served_tables_come_from_the_domains_declarations() -> None:
-    assert len(operations.names(ImageRegistry)) == 14
+    assert len(operations.names(ImageRegistry)) == 11
+    assert operations.names(Tagging) == ("AddTags", "ListTags", "DeleteTags")
     assert len(operations.names(AppImageConfigRegistry)) == 5
     assert len(operations.names(CloudControl)) == 8
     assert operations.read_only(CloudControl) == {
@@ -48,7 +50,7 @@ def test_the_served_tables_come_from_the_domains_declarations() -> None:
         "GetResourceRequestStatus",
         "ListResourceRequests",
     }
-    for kind in (ImageRegistry, AppImageConfigRegistry):
+    for kind in (ImageRegistry, Tagging, AppImageConfigRegistry):
         for name in operations.read_only(kind):
             assert name.startswith(("Describe", "List")), name
             assert name in services.READ_OPERATIONS

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from sagemaker_images.images.registry import ImageRegistry
-from sagemaker_images.store import Database, open_database, queries
+from sagemaker_images.store import Database, open_database, queries, tables, tag_sets
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.tenancy import Tenant
 from tests.servers import fresh_postgres_database, postgres_available
@@ -45,6 +45,10 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 def _both_ways(conn: Any, prepared: Prepared, params: dict[str, Any]) -> tuple[list[dict], list[dict]]:
     direct = [dict(row) for row in conn.execute(prepared.statement, params).mappings()]
     return prepared.all(conn, **params), direct
+
+
+# The columns naming the resource an image's or version's tag belongs to.
+TAG_OWNER = ("image_id", "version")
 
 
 def test_prepared_statements_answer_what_connection_execute_answers(database: Database) -> None:
@@ -85,8 +89,11 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
                 "created_after": 0.0,
             },
         ),
-        (queries._list_tags(False, False), {"image_id": image_id, "version": 0}),
-        (queries._list_tags(True, True), {"image_id": image_id, "version": 0, "after": 0, "limit": 5}),
+        (tag_sets._listing(tables.tags, TAG_OWNER, False, False), {"image_id": image_id, "version": 0}),
+        (
+            tag_sets._listing(tables.tags, TAG_OWNER, True, True),
+            {"image_id": image_id, "version": 0, "after": 0, "limit": 5},
+        ),
     ]
     with database.read() as q:
         for prepared, params in cases:

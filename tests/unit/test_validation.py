@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from sagemaker_images.app_image_configs.registry import AppImageConfigRegistry
 from sagemaker_images.errors import SerializationException, ValidationException
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.images.registry import ImageRegistry
+from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes import load_api
 from sagemaker_images.shapes.model import load_service
+from sagemaker_images.tagging import Tagging
 
 API = load_api("sagemaker", SAGEMAKER_OPERATIONS)
 
@@ -19,7 +21,10 @@ def validate(operation: str, request: dict) -> dict:
 
 def test_every_operation_compiles_from_the_model():
     assert set(API.operations) == set(SAGEMAKER_OPERATIONS)
-    assert set(ImageRegistry.operations(ImageRegistry.__new__(ImageRegistry))) == set(SAGEMAKER_OPERATIONS)
+    served = set()
+    for kind in (ImageRegistry, Tagging, AppImageConfigRegistry):
+        served |= set(kind.operations(kind.__new__(kind)))
+    assert served == set(SAGEMAKER_OPERATIONS)
     for name in SAGEMAKER_OPERATIONS:
         assert API.is_modelled(name)
 

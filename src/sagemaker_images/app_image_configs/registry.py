@@ -26,7 +26,9 @@ from sagemaker_images.images.errors import ResourceInUse, ResourceNotFound, Vali
 from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.store import Database
 from sagemaker_images.store.app_image_configs import AppImageConfigQueries
-from sagemaker_images.store.queries import Conflict, Page, TimeRange
+from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
+from sagemaker_images.store.tag_sets import TagSet
+from sagemaker_images.tagging import tag_pairs
 from sagemaker_images.tenancy import Tenant
 
 Request = dict[str, Any]
@@ -71,6 +73,7 @@ class AppImageConfigRegistry:
     def create(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         name = request["AppImageConfigName"]
+        tags = tag_pairs(request.get("Tags", ()))
         values = {
             "account": tenant.account,
             "region": tenant.region,
@@ -85,9 +88,10 @@ class AppImageConfigRegistry:
             if configs.get(tenant.account, tenant.region, name.lower()) is not None:
                 raise _in_use()
             try:
-                configs.insert(values)
+                config_id = configs.insert(values)
             except Conflict:
                 raise _in_use() from None
+            configs.tag_set(config_id).put(tags)
         return {"AppImageConfigArn": app_image_config_arn(tenant, name)}
 
     @operation("DescribeAppImageConfig", reads=True)
@@ -114,6 +118,16 @@ class AppImageConfigRegistry:
             row = _find(configs, tenant, request["AppImageConfigName"], lock=True)
             configs.delete(row["id"])  # its tags go with it (ON DELETE CASCADE)
         return {}
+
+    def tags_of(self, q: Queries, tenant: Tenant, resource: str, now: float, lock: bool) -> TagSet | None:
+        """The tags of ``app-image-config/NAME`` (an ARN's resource part), if it exists; a tag write
+        locks the config's row as every other write to it does."""
+        kind, _, name = resource.partition("/")
+        if kind != "app-image-config" or not name or "/" in name:
+            return None
+        configs = AppImageConfigQueries(q)
+        row = configs.get(tenant.account, tenant.region, name.lower(), lock=lock)
+        return configs.tag_set(row["id"]) if row is not None else None
 
     @operation("ListAppImageConfigs", reads=True)
     def list(self, tenant: Tenant, request: Request) -> Response:
@@ -185,3 +199,5 @@ def _in_use() -> ResourceInUse:
 # The operations this module serves, as its methods declare them.
 OPERATIONS = names(AppImageConfigRegistry)
 READ_OPERATIONS = read_only(AppImageConfigRegistry)
+# The resource type in its ARN, under which ``tagging.Tagging`` finds its tags.
+TAGGED = ("app-image-config",)

@@ -8,13 +8,13 @@ consistent image (version numbers, aliases, client tokens) locks the image row f
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_images.errors import java_list
 from sagemaker_images.images import pagination
-from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
+from sagemaker_images.images.arns import image_arn, image_version_arn
 from sagemaker_images.images.checks import BackgroundChecks
 from sagemaker_images.images.errors import (
     ResourceInUse,
@@ -35,13 +35,13 @@ from sagemaker_images.images.versions import METADATA_COLUMNS
 from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.store import Database
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
-from sagemaker_images.store.tables import IMAGE_TAGS
+from sagemaker_images.store.tag_sets import TagSet
+from sagemaker_images.tagging import tag_pairs
 from sagemaker_images.tenancy import Tenant
 
 Request = dict[str, Any]
 Response = dict[str, Any]
 
-MAX_TAGS = 50
 # ListAliases' default page size is undocumented. Terraform reads a version's aliases with one call and
 # never follows NextToken, so without MaxResults one page holds every alias asked for (a bound that
 # still fits a 32-bit SQL LIMIT once the look-ahead row is added).
@@ -96,7 +96,7 @@ class ImageRegistry:
     def create_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         name = request["ImageName"]
-        tags = _tag_pairs(request.get("Tags", ()))
+        tags = tag_pairs(request.get("Tags", ()))
         failure = self._image_failure(name, "create")
         pending = failure is None and self.checks is not None and self.checks.checks_roles()
         with self.database.write() as q:
@@ -123,7 +123,7 @@ class ImageRegistry:
                 image_id = q.insert_image(values)
             except Conflict:
                 raise _image_exists(name) from None
-            q.put_tags(image_id, IMAGE_TAGS, tags)
+            q.tag_set(image_id).put(tags)
         if pending and self.checks is not None:
             self.checks.wake()
         return {"ImageArn": image_arn(tenant, name)}
@@ -354,44 +354,24 @@ class ImageRegistry:
 
     # -- tags -------------------------------------------------------------------------------------
 
-    @operation("AddTags")
-    def add_tags(self, tenant: Tenant, request: Request) -> Response:
-        now = self.clock()
-        pairs = _tag_pairs(request["Tags"])
-        with self.database.write() as q:
-            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now, lock=True)
-            total = len(q.tag_keys(image_id, version) | pairs.keys())
-            if total > MAX_TAGS:
-                raise ValidationException(
-                    f"Tag limit exceeded: {request['ResourceArn']} would have {total} tags; "
-                    f"a resource can have at most {MAX_TAGS}."
-                )
-            q.put_tags(image_id, version, pairs)
-        return {"Tags": [{"Key": k, "Value": v} for k, v in pairs.items()]}
+    def tags_of(self, q: Queries, tenant: Tenant, resource: str, now: float, lock: bool) -> TagSet | None:
+        """The tags of ``image/NAME`` or ``image-version/NAME/N`` (an ARN's resource part), if it exists.
 
-    @operation("ListTags", reads=True)
-    def list_tags(self, tenant: Tenant, request: Request) -> Response:
-        now = self.clock()
-        window = pagination.Window.of("ListTags", request, key=(), default_size=50)
-        if window.after is not None and not isinstance(window.first_after, int):
-            raise ValidationException(pagination.INVALID_TOKEN)
-        with self.database.read() as q:
-            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now)
-            rows = q.tags(image_id, version, after=window.first_after, limit=window.size + 1)
-        # Tags list in the order they were added; the token remembers the last position seen.
-        positions, next_token = window.cut([position for _, _, position in rows])
-        tags = [{"Key": key, "Value": value} for key, value, _ in rows[: len(positions)]]
-        return {"Tags": tags, "NextToken": next_token}
-
-    @operation("DeleteTags")
-    def delete_tags(self, tenant: Tenant, request: Request) -> Response:
-        now = self.clock()
-        keys = request["TagKeys"]
-        _refuse_system_keys(keys)
-        with self.database.write() as q:
-            image_id, version = _find_tagged(q, tenant, request["ResourceArn"], now, lock=True)
-            q.delete_tags(image_id, version, keys)
-        return {}
+        Tag writes lock the image row like every other write to an image, so they never race its
+        deletion or each other.
+        """
+        kind, _, path = resource.partition("/")
+        name, _, number = path.partition("/")
+        if not name:
+            return None
+        if kind == "image" and not number:
+            image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
+            return q.tag_set(image["id"]) if image is not None else None
+        if kind == "image-version" and number.isdigit() and number.isascii() and "/" not in number:
+            image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
+            if image is not None and q.version(image["id"], int(number), now) is not None:
+                return q.tag_set(image["id"], int(number))
+        return None
 
     # -- helpers that need the policy ---------------------------------------------------------------
 
@@ -482,24 +462,6 @@ def _find_version(q: Queries, tenant: Tenant, image: Any, request: Request, now:
     return row
 
 
-def _find_tagged(q: Queries, tenant: Tenant, arn: str, now: float, *, lock: bool = False) -> tuple[int, int]:
-    """(image id, version or IMAGE_TAGS) of a taggable ARN the caller owns.
-
-    Tag writes lock the image row like every other write to an image, so they never race its
-    deletion or each other (two AddTags of one key would otherwise collide on the primary key).
-    """
-    ref = parse_image_arn(arn)
-    if ref is not None and ref.tenant == tenant and ref.partition == tenant.partition:
-        image = q.image(tenant.account, tenant.region, ref.name.lower(), now, lock=lock)
-        if image is not None:
-            if ref.version is None:
-                return image["id"], IMAGE_TAGS
-            if q.version(image["id"], ref.version, now) is not None:
-                return image["id"], ref.version
-    # Another account's resource is reported exactly like a missing one: its existence is not ours to tell.
-    raise ValidationException(f"Resource {arn} does not exist.")
-
-
 def _refuse_in_progress(kind: str, arn: str, status: str) -> None:
     if status in _BEING:
         raise ResourceInUse(f"{kind} ({arn}) is being {_BEING[status]}")
@@ -512,18 +474,6 @@ def _refuse_taken_aliases(q: Queries, image: Any, aliases: list[str], *, version
         raise ResourceInUse(
             f"Alias {alias} is already assigned to version {holder} of Image {image['name']}."
         )
-
-
-def _refuse_system_keys(keys: Iterable[str]) -> None:
-    for key in keys:
-        if key.lower().startswith("aws:"):
-            raise ValidationException(f"System prefix 'aws:' reserved for AWS usage in tag key: {key}")
-
-
-def _tag_pairs(tags: Iterable[dict[str, str]]) -> dict[str, str]:
-    pairs = {tag["Key"]: tag["Value"] for tag in tags}
-    _refuse_system_keys(pairs)
-    return pairs
 
 
 def _version_fields(request: Request) -> dict[str, Any]:
@@ -564,3 +514,5 @@ def _limit_exceeded(quota: str, limit: int, used: int, unit: str) -> ResourceLim
 # The operations this module serves, as its methods declare them.
 OPERATIONS = names(ImageRegistry)
 READ_OPERATIONS = read_only(ImageRegistry)
+# The resource types whose tags this registry keeps (``tagging.Tagging`` answers the tag operations).
+TAGGED = ("image", "image-version")

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange, _keyset
 from sagemaker_images.store.tables import Id, metadata
+from sagemaker_images.store.tag_sets import TagSet
 
 app_image_configs = sa.Table(
     "app_image_configs",
@@ -33,6 +34,17 @@ app_image_configs = sa.Table(
     sa.UniqueConstraint("account", "region", "name_key", name="uq_app_image_configs_tenant_name"),
     sa.Index("ix_app_image_configs_tenant_created", "account", "region", "created_at", "id"),
     sa.Index("ix_app_image_configs_tenant_modified", "account", "region", "modified_at", "id"),
+)
+
+# Tags of a config, in the order they were added (``tag_sets``); they go with the config.
+app_image_config_tags = sa.Table(
+    "app_image_config_tags",
+    metadata,
+    sa.Column("config_id", Id, sa.ForeignKey("app_image_configs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Index("ix_app_image_config_tags_position", "config_id", "position"),
 )
 
 _SORT_COLUMNS = {
@@ -72,6 +84,9 @@ class AppImageConfigQueries:
         self.conn.execute(
             sa.update(app_image_configs).where(app_image_configs.c.id == config_id).values(values)
         )
+
+    def tag_set(self, config_id: int) -> TagSet:
+        return TagSet(self.conn, app_image_config_tags, {"config_id": config_id})
 
     def delete(self, config_id: int) -> None:
         self.conn.execute(sa.delete(app_image_configs).where(app_image_configs.c.id == config_id))

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
+from sagemaker_images.store.tag_sets import TagSet
 
 DELETED = "DELETED"
 
@@ -154,18 +155,6 @@ def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, 
         .order_by(*order)
         .limit(sa.bindparam("limit"))
     )
-
-
-@functools.cache
-def _list_tags(paged: bool, limited: bool) -> Prepared:
-    """A resource's tags in the order they were added (every Describe of Cloud Control reads them)."""
-    query = sa.select(tags.c.key, tags.c.value, tags.c.position).where(
-        tags.c.image_id == sa.bindparam("image_id"), tags.c.version == sa.bindparam("version")
-    )
-    if paged:
-        query = query.where(tags.c.position > sa.bindparam("after"))
-    query = query.order_by(tags.c.position)
-    return Prepared(query.limit(sa.bindparam("limit")) if limited else query)
 
 
 class Queries:
@@ -360,50 +349,6 @@ class Queries:
 
     # -- tags -------------------------------------------------------------------------------------
 
-    def tags(
-        self, image_id: int, version: int = IMAGE_TAGS, *, after: int | None = None, limit: int | None = None
-    ) -> list[tuple[str, str, int]]:
-        """(key, value, position) of a resource's tags in the order they were added."""
-        values: dict[str, Any] = {"image_id": image_id, "version": version}
-        if after is not None:
-            values["after"] = after
-        if limit is not None:
-            values["limit"] = limit
-        rows = _list_tags(after is not None, limit is not None).all(self.conn, **values)
-        return [(row["key"], row["value"], row["position"]) for row in rows]
-
-    def tag_keys(self, image_id: int, version: int) -> set[str]:
-        query = sa.select(tags.c.key).where(tags.c.image_id == image_id, tags.c.version == version)
-        return set(self.conn.execute(query).scalars())
-
-    def put_tags(self, image_id: int, version: int, pairs: dict[str, str]) -> None:
-        """Set tags: a key already there keeps its place with the new value; new keys go last, in order.
-
-        Callers hold the resource's row lock, so reading the last position cannot race another writer.
-        """
-        if not pairs:
-            return
-        query = sa.select(tags.c.key, tags.c.position).where(
-            tags.c.image_id == image_id, tags.c.version == version
-        )
-        positions = {row.key: row.position for row in self.conn.execute(query)}
-        next_position = max(positions.values(), default=-1) + 1
-        rows = []
-        for key, value in pairs.items():
-            position = positions.get(key)
-            if position is None:
-                position, next_position = next_position, next_position + 1
-            rows.append(
-                {"image_id": image_id, "version": version, "key": key, "value": value, "position": position}
-            )
-        changed = [key for key in pairs if key in positions]
-        if changed:
-            self.delete_tags(image_id, version, changed)
-        self.conn.execute(sa.insert(tags).values(rows))
-
-    def delete_tags(self, image_id: int, version: int, keys: Iterable[str]) -> None:
-        self.conn.execute(
-            sa.delete(tags).where(
-                tags.c.image_id == image_id, tags.c.version == version, tags.c.key.in_(list(keys))
-            )
-        )
+    def tag_set(self, image_id: int, version: int = IMAGE_TAGS) -> TagSet:
+        """The tags of an image (``IMAGE_TAGS``) or of one of its versions."""
+        return TagSet(self.conn, tags, {"image_id": image_id, "version": version})
