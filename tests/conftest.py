@@ -181,3 +181,16 @@ def aws_cli(server: ServerProcess, account: str) -> Callable[..., subprocess.Com
         return result
 
     return run
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """AWS CLI tests on PostgreSQL are long tests (run by ``-m long`` and .ci/run).
+
+    Each ``aws`` invocation starts a Python interpreter and loads botocore (about a second of CPU), and
+    what they check, the CLI's own behaviour, is the same on both backends: the default run keeps
+    their SQLite runs, while every operation they use is driven over PostgreSQL by boto3 elsewhere.
+    """
+    for item in items:
+        if "aws_cli" in getattr(item, "fixturenames", ()) and "[postgres" in item.nodeid:
+            item.add_marker(pytest.mark.long)
