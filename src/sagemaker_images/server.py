@@ -163,7 +163,7 @@ class Application:
         request_id = wire.new_request_id()
         try:
             body = await self.read_body(request)
-            caller = self._authenticate(request.scope, body)
+            caller = await self._authenticate(request.scope, body)
             answer = sts.answer(body, request.headers, caller, self.settings.default_account, request_id)
         except ServiceError as error:
             answer = sts.error_answer(error, request_id)
@@ -249,7 +249,7 @@ class Application:
             target = wire.parse_target(headers.get("x-amz-target"))
             caller, given_tenant = self.console.caller(headers, target)
         else:
-            caller = self._authenticate(request.scope, body)
+            caller = await self._authenticate(request.scope, body)
             target = wire.parse_target(headers.get("x-amz-target"))
         service, operation = self._route(target)
         params = wire.parse_body(body)
@@ -296,9 +296,15 @@ class Application:
             raise wire.UnknownOperationException(f"Unknown operation {target.operation}.")
         return service, operation
 
-    def _authenticate(self, scope: Scope, body: bytes) -> Caller | None:
+    async def _authenticate(self, scope: Scope, body: bytes) -> Caller | None:
+        """The signature check, on the pool: hashing the body and canonicalising the headers is CPU
+        work proportional to the request, and must not stall every other connection meanwhile."""
         if self.authenticator is None:
             return None
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self._verify, scope, body)
+
+    def _verify(self, scope: Scope, body: bytes) -> Caller:
+        assert self.authenticator is not None
         headers = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"]]
         raw_path = scope.get("raw_path") or b"/"
         request = SignedRequest(scope["method"], raw_path, scope["query_string"], headers, body)

@@ -3,6 +3,9 @@
 - The request line and headers of one request may take at most ``MAX_HEAD_BYTES`` (64 KiB, as
   Application Load Balancers allow); more is answered ``431`` and the connection closed, so a
   client cannot make the server buffer an endless header.
+- They may hold at most ``MAX_HEADERS`` (100) header fields, as Apache httpd and Tomcat allow by
+  default; more is answered ``431`` as soon as the 101st arrives, so nothing downstream (signature
+  checking included) ever iterates over thousands of them.
 - They must arrive within ``HEAD_TIMEOUT`` seconds of the connection opening (or of the previous
   response); a client that trickles them (or opens a connection and sends nothing) is disconnected
   with ``408``, so idle sockets cannot pile up.
@@ -18,6 +21,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_HEAD_BYTES = 64 * 1024
+MAX_HEADERS = 100
 HEAD_TIMEOUT = 60.0  # --request-timeout
 
 
@@ -26,12 +30,18 @@ def configure(*, head_timeout: float) -> None:
     HEAD_TIMEOUT = head_timeout
 
 
+class _Refused(Exception):
+    """Stops the parser once a request has been refused (raised from a parser callback)."""
+
+
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_bytes = 0
         self._reading_head = True
         self._head_timer: asyncio.TimerHandle | None = None
+        self._header_count = 0
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -42,6 +52,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return
         if self._reading_head and self._head_bytes + len(data) > MAX_HEAD_BYTES:
             # Over the limit unless the head ends within it (the rest of ``data`` is body).
             end = data.find(b"\r\n\r\n")
@@ -51,6 +63,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._reading_head:
             self._head_bytes += len(data)
         super().data_received(data)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_count += 1
+        if self._header_count > MAX_HEADERS:
+            self._refuse(431, "Request Header Fields Too Large")
+            raise _Refused
+        super().on_header(name, value)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self._refused:  # the parser's error after a refusal: the answer has been sent
+            super().send_400_response(msg)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -62,6 +85,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # Bytes from here on belong to the next request's head.
         self._reading_head = True
         self._head_bytes = 0
+        self._header_count = 0
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -88,6 +112,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 self.transport.close()  # an idle connection: nothing to answer
 
     def _refuse(self, status: int, reason: str) -> None:
+        self._refused = True
         body = reason.encode()
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: %d\r\n"

@@ -130,6 +130,12 @@ def parse_authorization(header: str | None) -> Credential:
     if not _REGION.fullmatch(region):
         raise IncompleteSignatureException(f"Credential should be scoped to a valid region, not '{region}'.")
     signed_headers = tuple(parts["SignedHeaders"].split(";"))
+    if len(set(signed_headers)) != len(signed_headers):
+        # Each name stands for all of that header's values, so naming one twice can only repeat
+        # them: refused, so the canonical request stays as long as the headers themselves.
+        raise IncompleteSignatureException(
+            "'SignedHeaders' must name each header once, in the AWS Authorization."
+        )
     if "host" not in signed_headers:
         raise IncompleteSignatureException(
             "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
@@ -157,9 +163,16 @@ def request_time(request: SignedRequest) -> tuple[str, dt.datetime]:
     date = request.header("date")
     if date is not None:
         try:
-            when = parsedate_to_datetime(date).astimezone(dt.UTC)
+            parsed = parsedate_to_datetime(date)
         except (TypeError, ValueError, IndexError):
             raise IncompleteSignatureException(f"Date header '{date}' is not an HTTP date.") from None
+        try:
+            when = parsed.astimezone(dt.UTC)
+        except OverflowError:
+            # A date whose offset carries it past year 9999 (or before year 1): as far from now as a
+            # date can be, so the request is refused for its time like any other stale or early one.
+            edge = dt.datetime.max if parsed.year > 1 else dt.datetime.min
+            return parsed.strftime(_AMZ_DATE), edge.replace(tzinfo=dt.UTC)
         return when.strftime(_AMZ_DATE), when
     raise IncompleteSignatureException(
         "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -260,8 +273,10 @@ def canonical_query(query_string: bytes) -> str:
 
 
 def canonical_headers(request: SignedRequest, signed_headers: tuple[str, ...]) -> str:
-    lines = []
-    for name in signed_headers:
-        values = [" ".join(v.split()) for k, v in request.headers if k == name]
-        lines.append(f"{name}:{','.join(values)}\n")
-    return "".join(lines)
+    """One line per signed header; one pass over the request's headers, whatever either list's length."""
+    wanted = frozenset(signed_headers)
+    values: dict[str, list[str]] = {}
+    for name, value in request.headers:
+        if name in wanted:
+            values.setdefault(name, []).append(" ".join(value.split()))
+    return "".join(f"{name}:{','.join(values.get(name, ()))}\n" for name in signed_headers)
