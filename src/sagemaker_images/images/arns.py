@@ -18,6 +18,21 @@ def image_version_arn(tenant: Tenant, name: str, version: int) -> str:
     )
 
 
+# Version numbers are the model's Integer: an ARN ending in a number a Java Integer cannot hold (or
+# in another spelling of a number, such as ``007``) names no version, like any ARN that names nothing.
+MAX_VERSION = 2**31 - 1
+
+
+def _is_version_number(text: str) -> bool:
+    return (
+        text.isascii()
+        and text.isdigit()
+        and len(text) <= len(str(MAX_VERSION))
+        and text == str(int(text))
+        and int(text) <= MAX_VERSION
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ResourceRef:
     """What a tagging ARN points at: an image (version None) or one of its versions."""
@@ -40,6 +55,6 @@ def parse_image_arn(arn: str) -> ResourceRef | None:
         return ResourceRef(tenant, partition, path, None)
     if kind == "image-version":
         name, _, number = path.partition("/")
-        if name and number.isdigit() and number.isascii():
+        if name and _is_version_number(number):
             return ResourceRef(tenant, partition, name, int(number))
     return None

@@ -153,6 +153,11 @@ def _length_checks(shape: Shape) -> list[tuple[Callable[[int], bool], str]]:
     return checks
 
 
+# PostgreSQL's text cannot hold U+0000. Rather than store such a string differently on one backend
+# (changing its length, uniqueness and substring matches), every backend refuses it, in AWS's format.
+NUL_CONSTRAINT = "Member must not contain the null character (U+0000)"
+
+
 def _string(shape: Shape, compiled: dict[str, Check]) -> Check:
     lengths = _length_checks(shape)
     pattern_text = shape.metadata.get("pattern")
@@ -174,18 +179,32 @@ def _string(shape: Shape, compiled: dict[str, Check]) -> Check:
             )
         if enum_set is not None and value not in enum_set:
             violations.append((path, value, enum_text))
+        if "\x00" in value:
+            violations.append((path, value, NUL_CONSTRAINT))
         return value
 
     return check_string
+
+
+# What the Java type behind each model type can hold. A number outside it cannot be deserialised at
+# all (Coral's deserialiser fails before any constraint is checked), so it is a SerializationException,
+# never a value handed on to the database (whose integer columns are narrower than JSON's numbers).
+_JAVA_RANGES: dict[str, tuple[int, int]] = {
+    "Integer": (-(2**31), 2**31 - 1),
+    "Long": (-(2**63), 2**63 - 1),
+}
 
 
 def _number(kind: str, accepts: tuple[type, ...]) -> Callable[[Shape, dict[str, Check]], Check]:
     def build(shape: Shape, compiled: dict[str, Check]) -> Check:
         low = shape.metadata.get("min")
         high = shape.metadata.get("max")
+        java_low, java_high = _JAVA_RANGES.get(kind, (None, None))
 
         def check_number(value: Any, path: str, violations: Violations) -> Any:
             if isinstance(value, bool) or not isinstance(value, accepts):
+                raise _type_error(kind, value)
+            if java_low is not None and not java_low <= value <= java_high:
                 raise _type_error(kind, value)
             if low is not None and value < low:
                 violations.append((path, value, f"Member must have value greater than or equal to {low}"))
@@ -207,9 +226,15 @@ def _boolean(shape: Shape, compiled: dict[str, Check]) -> Check:
     return check_boolean
 
 
+# Epoch seconds of 0001-01-01 and of 9999-12-31T23:59:59Z: the dates Python (and every client) can show.
+_EARLIEST, _LATEST = -62135596800, 253402300799
+
+
 def _timestamp(shape: Shape, compiled: dict[str, Check]) -> Check:
     def check_timestamp(value: Any, path: str, violations: Violations) -> float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not _EARLIEST <= value <= _LATEST:  # no date of years 1-9999 (or too large for a float)
+                raise SerializationException(f"Cannot parse '{value}' as a timestamp")
             return float(value)
         if isinstance(value, str):
             try:
