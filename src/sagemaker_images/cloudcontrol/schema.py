@@ -20,6 +20,8 @@ import jsonschema
 import referencing
 from referencing.jsonschema import DRAFT7
 
+from sagemaker_images import jsontext
+
 # The resource types this server handles: their names, here only, and their published schemas.
 IMAGE = "AWS::SageMaker::Image"
 IMAGE_VERSION = "AWS::SageMaker::ImageVersion"
@@ -318,7 +320,7 @@ def schema_for(type_name: str) -> ResourceSchema | None:
 def parse_json_object(text: str) -> dict[str, Any] | None:
     """A JSON object from a request member, or None if the text is not one."""
     try:
-        value = json.loads(text)
+        value = jsontext.loads(text)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

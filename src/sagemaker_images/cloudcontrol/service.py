@@ -9,7 +9,7 @@ from typing import Any
 import jsonpatch
 import jsonpointer
 
-from sagemaker_images import access
+from sagemaker_images import access, jsontext
 from sagemaker_images.access import Need, pass_role
 from sagemaker_images.cloudcontrol import patching
 from sagemaker_images.cloudcontrol.errors import (
@@ -262,7 +262,7 @@ class CloudControl:
 
 def _parse_patch(text: str) -> jsonpatch.JsonPatch:
     try:
-        operations = json.loads(text)
+        operations = jsontext.loads(text)
     except ValueError:
         raise InvalidRequestException("PatchDocument is not valid JSON.") from None
     if not isinstance(operations, list) or not all(isinstance(op, dict) for op in operations):

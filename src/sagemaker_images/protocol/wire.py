@@ -123,4 +123,18 @@ def success_body(result: dict[str, Any]) -> bytes:
 
 
 def error_body(error: ServiceError) -> bytes:
-    return orjson.dumps({"__type": error.code, "message": error.message})
+    """The JSON error document; always valid UTF-8 JSON, whatever the message echoes of the request."""
+    return orjson.dumps({"__type": error.code, "message": printable(error.message)})
+
+
+def printable(text: str) -> str:
+    """``text`` with every lone surrogate (which UTF-8 cannot carry) written as its ``\\uXXXX`` escape.
+
+    Messages echo request values, and a value parsed from JSON carried inside a string member may
+    hold half a surrogate pair; the client then reads back the escape it sent.
+    """
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+    return text
