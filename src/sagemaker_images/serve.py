@@ -32,7 +32,11 @@ def create_app() -> Application:
 
 def serve(settings: Settings) -> int:
     # Migrate once, before any worker starts, so workers never race on the schema.
-    database = open_database(settings.database_url())
+    try:
+        database = open_database(settings.database_url())
+    except Exception as error:  # any reason the state cannot be opened ends start-up the same way
+        log.error("cannot start: %s", start_up_failure(error))
+        return 2
     where = database.describe()
     database.dispose()
     log.info(
@@ -76,6 +80,8 @@ def serve(settings: Settings) -> int:
         "lifespan": "on",
         # httptools, plus limits on the request head (size, time): protocol/http_limits.py.
         "http": LimitedHttpToolsProtocol,
+        # No WebSocket endpoint: an Upgrade header is ignored and the request answered as plain HTTP.
+        "ws": "none",
         "loop": "uvloop",
         "timeout_graceful_shutdown": 10,
         # JSON logs: leave logging as access_log.configure set it (uvicorn's records become JSON too).
@@ -87,6 +93,14 @@ def serve(settings: Settings) -> int:
     else:
         uvicorn.run(Application(settings, authenticator=authenticator), **common)
     return 0
+
+
+def start_up_failure(error: BaseException) -> str:
+    """One line saying why the database could not be opened (the driver's first line, no traceback)."""
+    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    text = str(cause).strip().splitlines()
+    reason = text[0] if text else type(cause).__name__
+    return f"{type(cause).__name__}: {reason}"
 
 
 def _export(settings: Settings) -> None:
