@@ -26,11 +26,13 @@ from sagemaker_images.images.lifecycle import LifecyclePolicy
 from sagemaker_images.images.oci import OciRegistry
 from sagemaker_images.images.registry import ImageRegistry, RegistryOptions
 from sagemaker_images.images.resolution import Resolver, Route, parse_route
+from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.protocol.authentication import SigV4Authenticator
 from sagemaker_images.protocol.credentials import load_credentials
 from sagemaker_images.shapes import load_api
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.store import Database
+from sagemaker_images.store.secrets import shared_secret
 
 # Operations that only read (of either API). On SQLite they are answered on the event loop: a read
 # takes SQLite tens of microseconds and never waits for a writer (WAL), while handing it to a pool
@@ -94,17 +96,21 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
     )
     checks = build_checks(settings, database, policy)
-    registry = ImageRegistry(database, policy, options, checks=checks if checks.active else None)
-    configs = app_image_configs.AppImageConfigRegistry(database)
+    # One key seals the NextTokens of both APIs; every replica on the database reads the same one.
+    tokens = PageTokens(shared_secret(database, "page-tokens"))
+    registry = ImageRegistry(
+        database, policy, options, checks=checks if checks.active else None, tokens=tokens
+    )
+    configs = app_image_configs.AppImageConfigRegistry(database, tokens=tokens)
     finders = {kind: registry.tags_of for kind in images.TAGGED}
     finders |= {kind: configs.tags_of for kind in app_image_configs.TAGGED}
-    tags = tagging.Tagging(database, finders)
+    tags = tagging.Tagging(database, finders, tokens=tokens)
     sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
     operations = registry.operations() | tags.operations() | configs.operations()
     sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
-    cloudcontrol = CloudControl(sagemaker, database, sagemaker_api)
+    cloudcontrol = CloudControl(sagemaker, database, sagemaker_api, tokens)
     services = [
         Service(
             "SageMaker",

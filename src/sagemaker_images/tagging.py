@@ -15,6 +15,7 @@ from typing import Any
 from sagemaker_images.errors import ValidationException
 from sagemaker_images.images import pagination
 from sagemaker_images.operations import handlers, names, operation, read_only
+from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
 from sagemaker_images.store.queries import Queries
 from sagemaker_images.store.tag_sets import TagSet
@@ -50,11 +51,16 @@ def tag_pairs(tags: Iterable[dict[str, str]]) -> dict[str, str]:
 
 class Tagging:
     def __init__(
-        self, database: Database, finders: Mapping[str, Finder], clock: Callable[[], float] = _now
+        self,
+        database: Database,
+        finders: Mapping[str, Finder],
+        clock: Callable[[], float] = _now,
+        tokens: PageTokens | None = None,
     ) -> None:
         self.database = database
         self.finders = finders
         self.clock = clock
+        self.tokens = tokens or PageTokens.ephemeral()
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -75,9 +81,8 @@ class Tagging:
 
     @operation("ListTags", reads=True)
     def list_tags(self, tenant: Tenant, request: Request) -> Response:
-        window = pagination.Window.of("ListTags", request, key=(), default_size=50)
-        if window.after is not None and not isinstance(window.first_after, int):
-            raise ValidationException(pagination.INVALID_TOKEN)
+        listing = f"ListTags/{request['ResourceArn']}"
+        window = pagination.Window.of(self.tokens, tenant, listing, request, key=(), default_size=50)
         with self.database.read() as q:
             rows = self._find(q, tenant, request["ResourceArn"]).list(
                 after=window.first_after, limit=window.size + 1

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from sagemaker_images.errors import ValidationException
-from sagemaker_images.images import pagination
 from sagemaker_images.images.arns import image_arn, image_version_arn, parse_image_arn
 from sagemaker_images.images.lifecycle import LifecyclePolicy, observe
+from sagemaker_images.page_tokens import InvalidToken, PageTokens
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.tenancy import Tenant, partition_for
 
@@ -56,11 +57,25 @@ def test_identity_from_the_credential_scope():
 
 
 def test_pagination_tokens():
-    token = pagination.encode("L", [1.5, 7])
-    assert pagination.decode(token, "L", 2) == (1.5, 7)
-    for bad in ("", "!!!", pagination.encode("Other", [1.5, 7]), pagination.encode("L", [1.5])):
-        with pytest.raises(ValidationException):
-            pagination.decode(bad, "L", 2)
+    tokens = PageTokens.ephemeral()
+    mine, other = Tenant("111111111111", "us-east-1"), Tenant("222222222222", "us-east-1")
+    token = tokens.seal(mine, "L", [1.5, 7])
+    assert tokens.open(mine, "L", token, 2) == (1.5, 7)
+    assert b"7" not in base64.b64decode(token)[13:]  # nothing of the position shows
+    altered = base64.b64encode(bytes([base64.b64decode(token)[0]]) + base64.b64decode(token)[1:-1] + b"x")
+    for bad, tenant, listing, arity in (
+        ("", mine, "L", 2),
+        ("!!!", mine, "L", 2),
+        (token, other, "L", 2),
+        (token, Tenant("111111111111", "eu-west-1"), "L", 2),
+        (token, mine, "Other", 2),
+        (token, mine, "L", 1),
+        (altered.decode(), mine, "L", 2),
+        (PageTokens.ephemeral().seal(mine, "L", [1.5, 7]), mine, "L", 2),
+        ("A" * 5000, mine, "L", 2),
+    ):
+        with pytest.raises(InvalidToken):
+            tokens.open(tenant, listing, bad, arity)
 
 
 def test_lifecycle_is_a_function_of_the_clock():

@@ -24,6 +24,7 @@ import orjson
 from sagemaker_images.images import pagination
 from sagemaker_images.images.errors import ResourceInUse, ResourceNotFound, ValidationException
 from sagemaker_images.operations import handlers, names, operation, read_only
+from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
 from sagemaker_images.store.app_image_configs import AppImageConfigQueries
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
@@ -62,9 +63,12 @@ def _now() -> float:
 
 
 class AppImageConfigRegistry:
-    def __init__(self, database: Database, clock: Callable[[], float] = _now) -> None:
+    def __init__(
+        self, database: Database, clock: Callable[[], float] = _now, tokens: PageTokens | None = None
+    ) -> None:
         self.database = database
         self.clock = clock
+        self.tokens = tokens or PageTokens.ephemeral()
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -133,7 +137,13 @@ class AppImageConfigRegistry:
     def list(self, tenant: Tenant, request: Request) -> Response:
         sort = request.get("SortBy", "CreationTime")
         window = pagination.Window.sorted(
-            "ListAppImageConfigs", request, _SORT_KEYS, default_sort=sort, default_order="Descending"
+            self.tokens,
+            tenant,
+            "ListAppImageConfigs",
+            request,
+            _SORT_KEYS,
+            default_sort=sort,
+            default_order="Descending",
         )
         when = TimeRange(
             created_after=request.get("CreationTimeAfter"),

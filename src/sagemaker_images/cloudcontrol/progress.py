@@ -16,8 +16,6 @@ row the request ends ``FAILED`` with ``InternalFailure`` — logged once, with i
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import logging
@@ -36,6 +34,7 @@ from sagemaker_images.cloudcontrol.errors import (
     RequestTokenNotFoundException,
 )
 from sagemaker_images.cloudcontrol.handlers import Context, Handler, Operation, Progress, UnknownPhase
+from sagemaker_images.page_tokens import InvalidToken, PageTokens
 from sagemaker_images.store import Database
 from sagemaker_images.store.resource_requests import UNFINISHED, DuplicateRequest, ResourceRequests
 from sagemaker_images.tenancy import Tenant
@@ -71,8 +70,10 @@ class RequestTracker:
         database: Database,
         handlers: dict[str, Handler],
         clock: Callable[[], float] = time.time,
+        tokens: PageTokens | None = None,
     ) -> None:
         self.database = database
+        self.tokens = tokens or PageTokens.ephemeral()
         self.handlers = handlers
         self.clock = clock
         self.owner = str(uuid.uuid4())
@@ -359,7 +360,13 @@ class RequestTracker:
         limit: int | None,
     ) -> dict[str, Any]:
         limit = limit or DEFAULT_LIST_PAGE
-        after = _decode_token(next_token) if next_token else None
+        after = None
+        if next_token:
+            try:
+                created_at, request_token = self.tokens.open(tenant, "ListResourceRequests", next_token, 2)
+            except InvalidToken:
+                raise InvalidRequestException("The NextToken is not valid.") from None
+            after = (created_at, request_token)
         with self.database.read() as q:
             rows = ResourceRequests(q.conn, postgres=q.postgres).page(
                 tenant.account,
@@ -372,7 +379,8 @@ class RequestTracker:
         response: dict[str, Any] = {"ResourceRequestStatusSummaries": [self.event(r) for r in rows[:limit]]}
         if len(rows) > limit:
             last = rows[limit - 1]
-            response["NextToken"] = _encode_token(last["created_at"], last["request_token"])
+            position = [last["created_at"], last["request_token"]]
+            response["NextToken"] = self.tokens.seal(tenant, "ListResourceRequests", position)
         return response
 
     def cancel(self, tenant: Tenant, token: str) -> dict[str, Any]:
@@ -456,15 +464,3 @@ def _concurrent() -> ConcurrentOperationException:
     return ConcurrentOperationException(
         "Another resource operation is currently being performed on this resource."
     )
-
-
-def _encode_token(created_at: float, request_token: str) -> str:
-    return base64.b64encode(json.dumps([created_at, request_token]).encode()).decode()
-
-
-def _decode_token(token: str) -> tuple[float, str]:
-    try:
-        created_at, request_token = json.loads(base64.b64decode(token, validate=True))
-        return float(created_at), str(request_token)
-    except (binascii.Error, ValueError, TypeError):
-        raise InvalidRequestException("The NextToken is not valid.") from None

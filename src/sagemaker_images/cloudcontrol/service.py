@@ -30,6 +30,7 @@ from sagemaker_images.cloudcontrol.schema import (
     schema_for,
 )
 from sagemaker_images.operations import handlers, names, operation, read_only
+from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.store import Database
 from sagemaker_images.tenancy import Tenant
@@ -52,7 +53,11 @@ Operation = Callable[[Tenant, Request], Response]
 
 class CloudControl:
     def __init__(
-        self, sagemaker_operations: dict[str, Operation], database: Database, sagemaker_api: Api
+        self,
+        sagemaker_operations: dict[str, Operation],
+        database: Database,
+        sagemaker_api: Api,
+        tokens: PageTokens | None = None,
     ) -> None:
         sagemaker = SageMaker(sagemaker_operations, sagemaker_api)
         self.handlers: dict[str, Handler] = {}
@@ -63,7 +68,7 @@ class CloudControl:
             schema = schema_for(type_name)
             assert schema is not None
             self.handlers[type_name] = kind(schema, sagemaker)
-        self.tracker = RequestTracker(database, self.handlers)
+        self.tracker = RequestTracker(database, self.handlers, tokens=tokens)
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)

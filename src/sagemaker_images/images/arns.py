@@ -23,7 +23,7 @@ def image_version_arn(tenant: Tenant, name: str, version: int) -> str:
 MAX_VERSION = 2**31 - 1
 
 
-def _is_version_number(text: str) -> bool:
+def is_version_number(text: str) -> bool:
     return (
         text.isascii()
         and text.isdigit()
@@ -55,6 +55,6 @@ def parse_image_arn(arn: str) -> ResourceRef | None:
         return ResourceRef(tenant, partition, path, None)
     if kind == "image-version":
         name, _, number = path.partition("/")
-        if name and _is_version_number(number):
+        if name and is_version_number(number):
             return ResourceRef(tenant, partition, name, int(number))
     return None

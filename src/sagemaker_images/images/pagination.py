@@ -1,45 +1,23 @@
-"""NextToken: an opaque, URL-safe encoding of where the last page ended (keyset, not offset).
+"""NextToken of the SageMaker listings: keyset windows whose position travels sealed (page_tokens.py).
 
-A token remembers the listing it belongs to (operation and sort), so replaying it against another
-listing is refused rather than silently skipping rows. Rows inserted while a client pages never
-shift a page boundary: the next page starts strictly after the last key seen.
+A token is bound to the account, region and listing (operation, sort, and the resource listed), so
+replaying it elsewhere is refused rather than silently skipping rows, and it reveals nothing. Rows
+inserted while a client pages never shift a page boundary: the next page starts strictly after the
+last key seen.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from sagemaker_images.errors import ValidationException
+from sagemaker_images.page_tokens import InvalidToken, PageTokens
+from sagemaker_images.tenancy import Tenant
 
 # AWS's own text, placeholder and all.
 INVALID_TOKEN = 'Invalid pagination token because "{0}".'
-
-
-def encode(listing: str, key: list[Any]) -> str:
-    raw = orjson.dumps([listing, *key])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode(token: str, listing: str, arity: int) -> tuple[Any, ...]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        data = orjson.loads(raw)
-    except (binascii.Error, ValueError, orjson.JSONDecodeError):
-        raise ValidationException(INVALID_TOKEN) from None
-    if (
-        not isinstance(data, list)
-        or len(data) != arity + 1
-        or data[0] != listing
-        or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in data[1:])
-    ):
-        raise ValidationException(INVALID_TOKEN)
-    return tuple(data[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +29,41 @@ class Window:
     another page follows without counting.
     """
 
+    tokens: PageTokens
+    tenant: Tenant
     listing: str
     key: tuple[str, ...]
     size: int
     after: tuple[Any, ...] | None
+    descending: bool = False
 
     @classmethod
-    def of(cls, listing: str, request: dict[str, Any], *, key: tuple[str, ...], default_size: int) -> Window:
+    def of(
+        cls,
+        tokens: PageTokens,
+        tenant: Tenant,
+        listing: str,
+        request: dict[str, Any],
+        *,
+        key: tuple[str, ...],
+        default_size: int,
+        descending: bool = False,
+    ) -> Window:
         token = request.get("NextToken")
-        after = decode(token, listing, max(len(key), 1)) if token else None
-        return cls(listing, key, request.get("MaxResults", default_size), after)
+        after = None
+        if token:
+            try:
+                after = tokens.open(tenant, listing, token, max(len(key), 1))
+            except InvalidToken:
+                raise ValidationException(INVALID_TOKEN) from None
+        return cls(tokens, tenant, listing, key, request.get("MaxResults", default_size), after, descending)
 
     @classmethod
     def sorted(
         cls,
-        operation: str,
+        tokens: PageTokens,
+        tenant: Tenant,
+        listing: str,
         request: dict[str, Any],
         sort_keys: dict[str, tuple[str, ...]],
         *,
@@ -76,11 +74,15 @@ class Window:
         (``CREATION_TIME``/``DESCENDING`` for images, ``CreationTime``/``Descending`` for others)."""
         sort = request.get("SortBy", default_sort)
         order = request.get("SortOrder", default_order)
-        return cls.of(f"{operation}/{sort}/{order}", request, key=sort_keys[sort], default_size=10)
-
-    @property
-    def descending(self) -> bool:
-        return self.listing.upper().endswith("/DESCENDING")
+        return cls.of(
+            tokens,
+            tenant,
+            f"{listing}/{sort}/{order}",
+            request,
+            key=sort_keys[sort],
+            default_size=10,
+            descending=order.upper() == "DESCENDING",
+        )
 
     @property
     def first_after(self) -> Any:
@@ -93,4 +95,4 @@ class Window:
             return rows, None
         last = rows[self.size - 1]
         key = [last[column] for column in self.key] if self.key else [last]
-        return rows[: self.size], encode(self.listing, key)
+        return rows[: self.size], self.tokens.seal(self.tenant, self.listing, key)

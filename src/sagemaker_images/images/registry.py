@@ -12,9 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from sagemaker_images.errors import java_list
 from sagemaker_images.images import pagination
-from sagemaker_images.images.arns import image_arn, image_version_arn
+from sagemaker_images.images.arns import image_arn, image_version_arn, is_version_number
 from sagemaker_images.images.checks import BackgroundChecks
 from sagemaker_images.images.errors import (
     ResourceInUse,
@@ -33,6 +35,7 @@ from sagemaker_images.images.lifecycle import (
 )
 from sagemaker_images.images.versions import METADATA_COLUMNS
 from sagemaker_images.operations import handlers, names, operation, read_only
+from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
 from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
 from sagemaker_images.store.tag_sets import TagSet
@@ -78,6 +81,7 @@ class ImageRegistry:
         options: RegistryOptions | None = None,
         clock: Callable[[], float] = _now,
         checks: BackgroundChecks | None = None,
+        tokens: PageTokens | None = None,
     ) -> None:
         self.database = database
         self.policy = policy or LifecyclePolicy()
@@ -86,6 +90,7 @@ class ImageRegistry:
         # Resolution of BaseImages and the role check, when configured: those transitions are
         # written pending and decided in the background.
         self.checks = checks
+        self.tokens = tokens or PageTokens.ephemeral()
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -176,7 +181,7 @@ class ImageRegistry:
     @operation("ListImages", reads=True)
     def list_images(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        window = pagination.Window.sorted("ListImages", request, _IMAGE_SORT_KEYS)
+        window = pagination.Window.sorted(self.tokens, tenant, "ListImages", request, _IMAGE_SORT_KEYS)
         with self.database.read() as q:
             rows = q.list_images(
                 tenant.account,
@@ -325,7 +330,8 @@ class ImageRegistry:
     @operation("ListImageVersions", reads=True)
     def list_image_versions(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        window = pagination.Window.sorted("ListImageVersions", request, _VERSION_SORT_KEYS)
+        listing = f"ListImageVersions/{request['ImageName'].lower()}"
+        window = pagination.Window.sorted(self.tokens, tenant, listing, request, _VERSION_SORT_KEYS)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             rows = q.list_versions(image["id"], now, when=_time_range(request), page=_page(request, window))
@@ -336,7 +342,9 @@ class ImageRegistry:
     @operation("ListAliases", reads=True)
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        window = pagination.Window.of("ListAliases", request, key=(), default_size=ALL_ALIASES)
+        scope = [request["ImageName"].lower(), request.get("Version"), request.get("Alias")]
+        listing = "ListAliases/" + orjson.dumps(scope).decode()
+        window = pagination.Window.of(self.tokens, tenant, listing, request, key=(), default_size=ALL_ALIASES)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             version = request.get("Version")
@@ -367,7 +375,7 @@ class ImageRegistry:
         if kind == "image" and not number:
             image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
             return q.tag_set(image["id"]) if image is not None else None
-        if kind == "image-version" and number.isdigit() and number.isascii() and "/" not in number:
+        if kind == "image-version" and is_version_number(number):
             image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
             if image is not None and q.version(image["id"], int(number), now) is not None:
                 return q.tag_set(image["id"], int(number))

@@ -51,7 +51,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a unit test holds it to Alembic's own answer). A schema
 # already there needs no Alembic at all, which saves a quarter of a second of imports at start-up.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0009"
 
 # How often an operation that PostgreSQL rolled back (deadlock, serialization failure) is run again.
 RETRY_ATTEMPTS = 4
@@ -291,7 +291,8 @@ _sqlite_setup_lock = threading.Lock()
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
+    # A ``file:`` URI (``?uri=true``, e.g. ``mode=ro``) names its file itself: no directory to make.
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url,

@@ -155,3 +155,14 @@ resource_requests = sa.Table(
     sa.Index("ix_resource_requests_tenant_created", "account", "region", "created_at", "request_token"),
     sa.Index("ix_resource_requests_status_retry", "status", "retry_after"),
 )
+
+# Secrets shared by every replica on this database, created once by whichever starts first (the key
+# sealing pagination tokens). They belong to the installation, not to its state: export and import
+# leave them behind, so each database keeps its own.
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+)
+INSTALLATION_TABLES = frozenset({"server_secrets"})

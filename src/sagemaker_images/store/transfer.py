@@ -31,7 +31,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from sagemaker_images.store.database import MIGRATIONS, Database
-from sagemaker_images.store.tables import metadata
+from sagemaker_images.store.tables import INSTALLATION_TABLES, metadata
 
 FORMAT = "sagemaker-images-state"
 FORMAT_VERSION = 1
@@ -64,7 +64,7 @@ def export_state(database: Database, out: IO[bytes]) -> dict[str, int]:
                 "run `sagemaker-images db upgrade` on it first"
             )
         _refuse_unknown_tables(conn)
-        tables = metadata.sorted_tables
+        tables = _state_tables()
         header = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -98,7 +98,7 @@ def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
                 "export and import with the same version of sagemaker-images"
             )
         _refuse_unknown_tables(conn)
-        for table in metadata.sorted_tables:
+        for table in _state_tables():
             if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
                 raise TransferError(f"table {table.name} is not empty: import needs an empty database")
         current: sa.Table | None = None
@@ -114,7 +114,7 @@ def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
             if current is None or name != current.name:
                 _insert(conn, current, batch)
                 batch = []
-                current = metadata.tables.get(name)
+                current = metadata.tables.get(name) if name not in INSTALLATION_TABLES else None
                 if current is None:
                     raise TransferError(f"line {number}: unknown table {name!r}")
             batch.append(_decode(current, row, number))
@@ -147,6 +147,11 @@ def _insert(conn: Connection, table: sa.Table | None, rows: list[dict[str, Any]]
 
 def _revision(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
+
+
+def _state_tables() -> list[sa.Table]:
+    """The tables an export carries: all but the installation's own secrets."""
+    return [table for table in metadata.sorted_tables if table.name not in INSTALLATION_TABLES]
 
 
 def _refuse_unknown_tables(conn: Connection) -> None:
