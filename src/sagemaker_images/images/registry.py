@@ -7,6 +7,7 @@ consistent image (version numbers, aliases, client tokens) locks the image row f
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class ImageRegistry:
         # written pending and decided in the background.
         self.checks = checks
         self.tokens = tokens or PageTokens.ephemeral()
+        self._version_creates: set[tuple[str, str, str]] = set()
+        self._version_creates_lock = threading.Lock()
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -198,10 +201,32 @@ class ImageRegistry:
 
     @operation("CreateImageVersion")
     def create_image_version(self, tenant: Tenant, request: Request) -> Response:
+        if not self.options.reject_concurrent_version_creates:
+            return self._create_image_version(tenant, request)
+        # AWS refuses a CreateImageVersion while another one on the same image is still running (the
+        # calls overlap), not while an earlier version is still CREATING. In this process: a call
+        # in flight. Across replicas (PostgreSQL): a transaction holding the image's advisory lock.
+        key = (tenant.account, tenant.region, request["ImageName"].lower())
+        with self._version_creates_lock:
+            if key in self._version_creates:
+                raise _modified_concurrently()
+            self._version_creates.add(key)
+        try:
+            return self._create_image_version(tenant, request)
+        finally:
+            with self._version_creates_lock:
+                self._version_creates.discard(key)
+
+    def _create_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         base_image = request["BaseImage"]
         aliases = list(dict.fromkeys(request.get("Aliases", ())))
         with self.database.write() as q:
+            if self.options.reject_concurrent_version_creates:
+                # Claimed before waiting for the image's row lock, which would serialise the calls.
+                found = _find_image(q, tenant, request["ImageName"], now)
+                if not q.try_exclusive_version_create(found["id"]):
+                    raise _modified_concurrently()
             image = _find_image(q, tenant, request["ImageName"], now, lock=True)
             name = image["name"]
             # A retry with the same token is the same request: answer with the version it made.
@@ -210,10 +235,6 @@ class ImageRegistry:
                 return {"ImageVersionArn": image_version_arn(tenant, name, earlier["version"])}
             if observe(image, now).status not in _VERSIONABLE:
                 raise ValidationException(f"Image {name} is in an invalid state.")
-            if self.options.reject_concurrent_version_creates and q.has_unsettled_version(
-                image["id"], CREATING, now
-            ):
-                raise ResourceInUse("Resource was modified concurrently")
             limit = self.options.max_versions_per_image
             if limit is not None:
                 used = q.count_versions(image["id"], now)
@@ -221,6 +242,9 @@ class ImageRegistry:
                     raise _limit_exceeded("Maximum number of versions per image", limit, used, "Versions")
             _refuse_taken_aliases(q, image, aliases, version=None)
             number = q.next_version_number(image["id"])
+            # Read under the image's lock, after the number: a later number never gets an earlier
+            # time (and never one before the newest version's, should the wall clock step back).
+            created = max(self.clock(), q.last_version_created(image["id"]) or 0.0)
             failure = None
             if self.policy.version_fails(base_image):
                 failure = f"Unable to pull base image {base_image}: simulated failure (--fail-base-images)."
@@ -230,10 +254,10 @@ class ImageRegistry:
                 "version": number,
                 "client_token": request["ClientToken"],
                 "base_image": base_image,
-                "created_at": now,
+                "created_at": created,
                 **_version_fields(request),
                 **self.policy.guidance(request.get("VendorGuidance"), now),
-                **self.policy.begin(CREATING, now, failure, pending=pending),
+                **self.policy.begin(CREATING, created, failure, pending=pending),
             }
             q.insert_version(values)
             q.add_aliases(image["id"], number, aliases)
@@ -468,6 +492,10 @@ def _find_version(q: Queries, tenant: Tenant, image: Any, request: Request, now:
             "Please provide a valid ImageName."
         )
     return row
+
+
+def _modified_concurrently() -> ResourceInUse:
+    return ResourceInUse("Resource was modified concurrently")
 
 
 def _refuse_in_progress(kind: str, arn: str, status: str) -> None:

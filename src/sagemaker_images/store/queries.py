@@ -128,6 +128,13 @@ _NEXT_VERSION_NUMBER = Prepared(
     .values(version_counter=images.c.version_counter + 1)
     .returning(images.c.version_counter)
 )
+# Advisory lock namespace of "a CreateImageVersion of this image is running" (the image id is the key).
+_VERSION_CREATE_LOCK = 727202
+_LAST_VERSION_CREATED = Prepared(
+    sa.select(sa.func.max(image_versions.c.created_at).label("created_at")).where(
+        image_versions.c.image_id == sa.bindparam("image_id")
+    )
+)
 _INSERT_VERSION = sa.insert(image_versions)
 _VERSION_SORT_COLUMNS = {
     "CREATION_TIME": [image_versions.c.created_at, image_versions.c.version],
@@ -223,6 +230,23 @@ class Queries:
         assert row is not None  # the image row is locked by this transaction: it exists
         return int(row["version_counter"])
 
+    def last_version_created(self, image_id: int) -> float | None:
+        """When the image's newest-created version was created (None without versions)."""
+        row = _LAST_VERSION_CREATED.first(self.conn, image_id=image_id)
+        return row["created_at"] if row is not None else None
+
+    def try_exclusive_version_create(self, image_id: int) -> bool:
+        """Whether no other open transaction (of any replica) is creating a version of this image.
+
+        PostgreSQL: a transaction-scoped advisory lock, released by COMMIT or ROLLBACK, taken without
+        waiting. SQLite runs one write transaction at a time, so there is never another one to see.
+        """
+        if not self.postgres:
+            return True
+        # The two-key form lives apart from one-key locks (start-up migrations use one).
+        statement = sa.select(sa.func.pg_try_advisory_xact_lock(_VERSION_CREATE_LOCK, image_id % 2**31))
+        return bool(self.conn.execute(statement).scalar_one())
+
     def list_images(
         self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
     ) -> Sequence[Mapping[str, Any]]:
@@ -258,15 +282,6 @@ class Queries:
             image_versions.c.image_id == image_id, _visible(image_versions, now)
         )
         return self.conn.execute(query).scalar_one()
-
-    def has_unsettled_version(self, image_id: int, status: str, now: float) -> bool:
-        query = sa.select(sa.literal(1)).where(
-            image_versions.c.image_id == image_id,
-            image_versions.c.status == status,
-            # Still in progress: by the clock, or waiting for a background check (pending).
-            sa.or_(image_versions.c.settles_at > now, image_versions.c.next_status == status),
-        )
-        return self.conn.execute(query.limit(1)).first() is not None
 
     def insert_version(self, values: dict[str, Any]) -> None:
         self._insert(_INSERT_VERSION, values)
