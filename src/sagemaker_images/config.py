@@ -75,8 +75,9 @@ class Settings:
     )
     reject_concurrent_version_creates: bool = option(
         False,
-        "answer a CreateImageVersion while another version of the image is CREATING with "
-        "`ResourceInUse: Resource was modified concurrently`, as AWS does (off: each gets its own number)",
+        "answer a CreateImageVersion that overlaps another CreateImageVersion call on the same image "
+        "with `ResourceInUse: Resource was modified concurrently`, as AWS does (off: each gets its own "
+        "number; calls made one after another are accepted either way)",
     )
     max_images: int = option(
         0, "images per account and region before `ResourceLimitExceeded` (0: no limit)", metavar="N"
