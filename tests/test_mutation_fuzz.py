@@ -22,7 +22,7 @@ tenant (a bystander account's resource names never appear). Afterwards the store
 printed (and written to $SAGEMAKER_IMAGES_REPORT_DIR/mutation-fuzz.txt).
 
 SAGEMAKER_IMAGES_MUTATIONS sets the mutations per operation and server (default 8; the ``long``
-test runs 300); SAGEMAKER_IMAGES_FUZZ_SEED varies the run.
+test runs 100, SAGEMAKER_IMAGES_LONG_MUTATIONS); SAGEMAKER_IMAGES_FUZZ_SEED varies the run.
 """
 
 from __future__ import annotations
@@ -559,7 +559,7 @@ def test_mutated_requests_get_aws_answers(target):
 @pytest.mark.long
 def test_mutated_requests_get_aws_answers_at_length(target):
     server, url, path = target
-    run_mutations(server, url, path, int(os.environ.get("SAGEMAKER_IMAGES_LONG_MUTATIONS", "300")))
+    run_mutations(server, url, path, int(os.environ.get("SAGEMAKER_IMAGES_LONG_MUTATIONS", "100")))
 
 
 def test_the_recorded_flow_is_replayable():
