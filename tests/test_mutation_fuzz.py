@@ -46,6 +46,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
+from sagemaker_images.app_image_configs.registry import OPERATIONS as APP_IMAGE_CONFIG_OPERATIONS
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
@@ -62,7 +63,7 @@ API = {
     "sagemaker": ("SageMaker", "application/x-amz-json-1.1", "sagemaker"),
     "cloudcontrol": ("CloudApiService", "application/x-amz-json-1.0", "cloudcontrolapi"),
 }
-OPERATIONS = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS] + [
+OPERATIONS = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS + APP_IMAGE_CONFIG_OPERATIONS] + [
     ("cloudcontrol", op) for op in CLOUDCONTROL_OPERATIONS
 ]
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "/src/", "NoneType", "KeyError", "Errno")
@@ -75,6 +76,7 @@ LISTINGS = {
     "ListTags",
     "ListResources",
     "ListResourceRequests",
+    "ListAppImageConfigs",
 }
 
 
@@ -312,6 +314,14 @@ def recorded_flow(target: Target, account: str, prefix: str) -> list[tuple[str, 
     sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "ml"}])
     sagemaker.list_tags(ResourceArn=arn)
     sagemaker.delete_tags(ResourceArn=arn, TagKeys=["team"])
+    for index in range(2):
+        sagemaker.create_app_image_config(
+            AppImageConfigName=f"{prefix}-config-{index}",
+            KernelGatewayImageConfig={"KernelSpecs": [{"Name": "python3", "DisplayName": "Python 3"}]},
+        )
+    for _ in sagemaker.get_paginator("list_app_image_configs").paginate(PaginationConfig={"PageSize": 1}):
+        pass
+    sagemaker.describe_app_image_config(AppImageConfigName=f"{prefix}-config-0")
     desired = json.dumps(
         {"ImageName": f"{prefix}-cc", "ImageRoleArn": role, "Tags": [{"Key": "a", "Value": "b"}]}
     )
@@ -473,6 +483,8 @@ def mutate(rng: random.Random, request: dict[str, Any], operation: str, tokens: 
 # FAILED with InternalFailure (an answer, not a crash); which requests may get there is the worker's
 # own contract (docs/reliability.md), so they are counted and shown, not failed on.
 WORKER_FAILURE = "failed in its handler"
+# The traceback of known_open()'s class (the permission lookup reading a non-string TypeName).
+KNOWN_OPEN_TRACE = 'get("TypeName", "")'
 
 
 def crashes(log_path: Path) -> list[str]:
@@ -483,6 +495,8 @@ def crashes(log_path: Path) -> list[str]:
         head = text[: text.index(block)].rsplit("\n", 3)[-3:]
         if any(WORKER_FAILURE in line for line in head):
             worker += 1
+        elif KNOWN_OPEN_TRACE in block:
+            continue  # counted by known_open() when it was answered
         else:
             found.append(block[:2000])
     if worker:

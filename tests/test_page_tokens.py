@@ -130,6 +130,14 @@ def _listings(account: str) -> list[Listing]:
             "Tags",
         ),
         Listing(
+            "ListAppImageConfigs",
+            SAGEMAKER,
+            "ListAppImageConfigs",
+            lambda a: {"MaxResults": 1},
+            "ValidationException",
+            "AppImageConfigs",
+        ),
+        Listing(
             "ListResources Image",
             CLOUDCONTROL,
             "ListResources",
@@ -174,6 +182,9 @@ def _populate(server, account: str) -> None:
             "Aliases": [f"a{index}"],
         }
         assert call(server, SAGEMAKER, "CreateImageVersion", body, account)[0] == 200
+    for index in range(2):
+        body = {"AppImageConfigName": f"paged-config-{index}"}
+        assert call(server, SAGEMAKER, "CreateAppImageConfig", body, account)[0] == 200
     tags = [{"Key": f"k{i:02}", "Value": "v"} for i in range(50)]
     arn = f"arn:aws:sagemaker:us-east-1:{account}:image/paged-0"
     assert call(server, SAGEMAKER, "AddTags", {"ResourceArn": arn, "Tags": tags}, account)[0] == 200
@@ -220,7 +231,7 @@ def replicas(request, tmp_path_factory) -> Iterator[tuple[ServerProcess, ServerP
             yield first, first, account
 
 
-@pytest.mark.parametrize("index", range(8), ids=[listing.name for listing in _listings("0")])
+@pytest.mark.parametrize("index", range(9), ids=[listing.name for listing in _listings("0")])
 def test_tokens_of_every_listing(replicas, index):
     first, second, account = replicas
     listing = _listings(account)[index]
