@@ -507,7 +507,7 @@ def crashes(log_path: Path) -> list[str]:
 # -- the servers --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["sqlite-none", "sqlite-sigv4", "postgres-none", "postgres-sigv4"])
+@pytest.fixture(params=["sqlite-none", "sqlite-sigv4", "postgres-none", "postgres-sigv4"])
 def target(request, tmp_path_factory) -> Iterator[tuple[Target, str, Path]]:
     backend, auth = request.param.split("-")
     path = tmp_path_factory.mktemp(f"mutation-{request.param}")
