@@ -77,6 +77,7 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
         (queries._VERSION, {"image_id": image_id, "version": 2, "now": NOW}),
         (queries._LATEST_VERSION, {"image_id": image_id, "now": NOW}),
         (queries._VERSION_BY_CLIENT_TOKEN, {"image_id": image_id, "client_token": "token-1"}),
+        (queries._LAST_VERSION_CREATED, {"image_id": image_id}),
         (queries._list_versions("VERSION", True, False, ()), {"image_id": image_id, "now": NOW, "limit": 2}),
         (
             queries._list_versions("CREATION_TIME", False, True, ("created_after",)),
