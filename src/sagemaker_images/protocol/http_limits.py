@@ -16,6 +16,7 @@ Body size and body time are limited by the application (``--max-body-bytes``; se
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -28,6 +29,19 @@ HEAD_TIMEOUT = 60.0  # --request-timeout
 def configure(*, head_timeout: float) -> None:
     global HEAD_TIMEOUT
     HEAD_TIMEOUT = head_timeout
+
+
+# This server speaks no other protocol: an ``Upgrade`` header is declined by renaming it before the
+# parser sees it, so the request (body included) is parsed and answered as plain HTTP, as RFC 9110
+# lets a server ignore an upgrade. (Left to the parser, a request with ``Connection: upgrade`` ends
+# at its head: its body would be read as the next request.)
+_UPGRADE_HEADER = re.compile(rb"\r\nupgrade:", re.IGNORECASE)
+
+
+def _decline_upgrades(data: bytes) -> bytes:
+    end = data.find(b"\r\n\r\n")
+    head, rest = (data, b"") if end < 0 else (data[: end + 4], data[end + 4 :])
+    return _UPGRADE_HEADER.sub(b"\r\nx-declined-upgrade:", head) + rest
 
 
 class _Refused(Exception):
@@ -62,6 +76,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 return
         if self._reading_head:
             self._head_bytes += len(data)
+            data = _decline_upgrades(data)
         super().data_received(data)
 
     def on_header(self, name: bytes, value: bytes) -> None:
