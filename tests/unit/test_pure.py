@@ -61,7 +61,7 @@ def test_pagination_tokens():
     mine, other = Tenant("111111111111", "us-east-1"), Tenant("222222222222", "us-east-1")
     token = tokens.seal(mine, "L", [1.5, 7])
     assert tokens.open(mine, "L", token, 2) == (1.5, 7)
-    assert b"7" not in base64.b64decode(token)[13:]  # nothing of the position shows
+    assert b"1.5" not in base64.b64decode(token)  # nothing of the position shows
     altered = base64.b64encode(bytes([base64.b64decode(token)[0]]) + base64.b64decode(token)[1:-1] + b"x")
     for bad, tenant, listing, arity in (
         ("", mine, "L", 2),
