@@ -296,6 +296,34 @@ class Handler:
             raise transition.on_failed(self.type_name, name)
         raise transition.on_unexpected(shown, status)
 
+    def tags(self, tenant: Tenant, arn: str) -> dict[str, str]:
+        """The resource's tags as AWS's handlers read them: every page of ListTags, in order."""
+        tags: dict[str, str] = {}
+        request: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
+        while True:
+            page = self.sagemaker(tenant, "ListTags", request)
+            tags.update((t["Key"], t["Value"]) for t in page["Tags"])
+            if not page.get("NextToken"):
+                return tags
+            request["NextToken"] = page["NextToken"]
+
+    def sync_tags(self, tenant: Tenant, arn: str, desired: Model) -> None:
+        """As AWS's update handlers: remove the tags that went away, then add the new or changed ones."""
+        wanted = {t["Key"]: t["Value"] for t in desired.get("Tags", ())}
+        try:
+            existing = self.tags(tenant, arn)
+            to_add = {k: v for k, v in wanted.items() if existing.get(k) != v}
+            to_remove = [k for k in existing if k not in wanted]
+            if to_remove:
+                self.sagemaker(tenant, "DeleteTags", {"ResourceArn": arn, "TagKeys": to_remove})
+            if to_add:
+                tags = [{"Key": k, "Value": v} for k, v in to_add.items()]
+                self.sagemaker(tenant, "AddTags", {"ResourceArn": arn, "Tags": tags})
+        except ResourceNotFound:
+            raise not_found(self.type_name, arn) from None
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+
     def validate_desired(self, desired: Model) -> None:
         """What CloudFormation checks before the create handler runs: the model against the schema."""
         violations = self.schema.violations(desired)

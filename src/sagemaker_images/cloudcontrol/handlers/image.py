@@ -83,20 +83,10 @@ class ImageHandler(Handler):
         for prop, member in _OPTIONAL:
             if described.get(member) is not None:
                 model[prop] = described[member]
-        tags = self._tags(tenant, described["ImageArn"])
+        tags = self.tags(tenant, described["ImageArn"])
         if tags:
             model["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         return model
-
-    def _tags(self, tenant: Tenant, arn: str) -> dict[str, str]:
-        tags: dict[str, str] = {}
-        request: dict[str, Any] = {"ResourceArn": arn, "MaxResults": 100}
-        while True:
-            page = self.sagemaker(tenant, "ListTags", request)
-            tags.update((t["Key"], t["Value"]) for t in page["Tags"])
-            if not page.get("NextToken"):
-                return tags
-            request["NextToken"] = page["NextToken"]
 
     def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
         # AWS's list handler calls ListImages without MaxResults: SageMaker's default page size.
@@ -218,23 +208,7 @@ class ImageHandler(Handler):
         )
 
     def _update_tags(self, ctx: Context) -> Phase:
-        """As AWS's handler: remove the tags that went away, then add the new or changed ones."""
-        name = self._name(ctx)
-        arn = image_arn(ctx.tenant, name)
-        wanted = {t["Key"]: t["Value"] for t in (ctx.desired or {}).get("Tags", ())}
-        try:
-            existing = self._tags(ctx.tenant, arn)
-            to_add = {k: v for k, v in wanted.items() if existing.get(k) != v}
-            to_remove = [k for k in existing if k not in wanted]
-            if to_remove:
-                self.sagemaker(ctx.tenant, "DeleteTags", {"ResourceArn": arn, "TagKeys": to_remove})
-            if to_add:
-                tags = [{"Key": k, "Value": v} for k, v in to_add.items()]
-                self.sagemaker(ctx.tenant, "AddTags", {"ResourceArn": arn, "Tags": tags})
-        except ResourceNotFound:
-            raise not_found(self.type_name, arn) from None
-        except ValidationException as exc:
-            raise invalid_request(exc.message) from None
+        self.sync_tags(ctx.tenant, image_arn(ctx.tenant, self._name(ctx)), ctx.desired or {})
         return Phase.READ
 
     # -- delete -----------------------------------------------------------------------------------
