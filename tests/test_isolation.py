@@ -18,6 +18,7 @@ from tests.conftest import client_for, new_account
 
 IMAGE = "AWS::SageMaker::Image"
 VERSION = "AWS::SageMaker::ImageVersion"
+APP_IMAGE_CONFIG = "AWS::SageMaker::AppImageConfig"
 NAME = "isolated-image"
 CC_NAME = "isolated-cc-image"
 CONFIG = "isolated-config"
@@ -212,6 +213,10 @@ def cloudcontrol_probes(cc, owner) -> dict[str, list]:
             (lambda: cc.get_resource(TypeName=IMAGE, Identifier=arn), "ResourceNotFoundException"),
             (lambda: cc.get_resource(TypeName=IMAGE, Identifier=by_name), "ResourceNotFoundException"),
             (lambda: cc.get_resource(TypeName=VERSION, Identifier=version_arn), "ResourceNotFoundException"),
+            (
+                lambda: cc.get_resource(TypeName=APP_IMAGE_CONFIG, Identifier=CONFIG),
+                "ResourceNotFoundException",
+            ),
         ],
         "UpdateResource": [
             (
@@ -223,6 +228,16 @@ def cloudcontrol_probes(cc, owner) -> dict[str, list]:
                     TypeName=VERSION,
                     Identifier=version_arn,
                     PatchDocument=json.dumps([{"op": "add", "path": "/Horovod", "value": True}]),
+                ),
+                "ResourceNotFoundException",
+            ),
+            (
+                lambda: cc.update_resource(
+                    TypeName=APP_IMAGE_CONFIG,
+                    Identifier=CONFIG,
+                    PatchDocument=json.dumps(
+                        [{"op": "add", "path": "/Tags", "value": [{"Key": "x", "Value": "y"}]}]
+                    ),
                 ),
                 "ResourceNotFoundException",
             ),
@@ -271,6 +286,16 @@ def test_cloudcontrol_operations_cannot_reach_another_tenant(server, owner, wher
         event = cc.delete_resource(TypeName=IMAGE, Identifier=identifier)["ProgressEvent"]
         final = settle(cc, event["RequestToken"])
         assert (final["OperationStatus"], final.get("ErrorCode")) == ("FAILED", "NotFound")
+    event = cc.delete_resource(TypeName=APP_IMAGE_CONFIG, Identifier=CONFIG)["ProgressEvent"]
+    final = settle(cc, event["RequestToken"])
+    assert (final["OperationStatus"], final.get("ErrorCode")) == ("FAILED", "NotFound")
+    listed = cc.list_resources(TypeName=APP_IMAGE_CONFIG)["ResourceDescriptions"]
+    assert CONFIG not in [d["Identifier"] for d in listed]
+    # The same config name created here is this tenant's own.
+    event = cc.create_resource(
+        TypeName=APP_IMAGE_CONFIG, DesiredState=json.dumps({"AppImageConfigName": CONFIG})
+    )
+    assert settle(cc, event["ProgressEvent"]["RequestToken"])["OperationStatus"] == "SUCCESS"
     # A version created on "the owner's image" lands nowhere: there is no such image in this tenant.
     event = cc.create_resource(
         TypeName=VERSION, DesiredState=json.dumps({"ImageName": NAME, "BaseImage": "evil:1"})

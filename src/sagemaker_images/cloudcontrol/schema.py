@@ -25,9 +25,11 @@ from sagemaker_images import jsontext
 # The resource types this server handles: their names, here only, and their published schemas.
 IMAGE = "AWS::SageMaker::Image"
 IMAGE_VERSION = "AWS::SageMaker::ImageVersion"
+APP_IMAGE_CONFIG = "AWS::SageMaker::AppImageConfig"
 SCHEMA_FILES = {
     IMAGE: "aws-sagemaker-image.json",
     IMAGE_VERSION: "aws-sagemaker-imageversion.json",
+    APP_IMAGE_CONFIG: "aws-sagemaker-appimageconfig.json",
 }
 TYPE_NAMES = tuple(SCHEMA_FILES)
 

@@ -19,10 +19,12 @@ from sagemaker_images.cloudcontrol.errors import (
     TypeNotFoundException,
 )
 from sagemaker_images.cloudcontrol.handlers import Handler, SageMaker
+from sagemaker_images.cloudcontrol.handlers.app_image_config import AppImageConfigHandler
 from sagemaker_images.cloudcontrol.handlers.image import ImageHandler
 from sagemaker_images.cloudcontrol.handlers.image_version import ImageVersionHandler
 from sagemaker_images.cloudcontrol.progress import RequestTracker, request_hash
 from sagemaker_images.cloudcontrol.schema import (
+    APP_IMAGE_CONFIG,
     IMAGE,
     IMAGE_VERSION,
     model_validation_failed,
@@ -64,6 +66,7 @@ class CloudControl:
         for kind, type_name in (
             (ImageHandler, IMAGE),
             (ImageVersionHandler, IMAGE_VERSION),
+            (AppImageConfigHandler, APP_IMAGE_CONFIG),
         ):
             schema = schema_for(type_name)
             assert schema is not None
