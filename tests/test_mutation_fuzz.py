@@ -46,9 +46,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from sagemaker_images.app_image_configs.registry import OPERATIONS as APP_IMAGE_CONFIG_OPERATIONS
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
-from sagemaker_images.images.registry import OPERATIONS as SAGEMAKER_OPERATIONS
+from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
 from tests.model_variants import ACCEPTED, Generator, output_problems
 from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
@@ -63,7 +62,7 @@ API = {
     "sagemaker": ("SageMaker", "application/x-amz-json-1.1", "sagemaker"),
     "cloudcontrol": ("CloudApiService", "application/x-amz-json-1.0", "cloudcontrolapi"),
 }
-OPERATIONS = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS + APP_IMAGE_CONFIG_OPERATIONS] + [
+OPERATIONS = [("sagemaker", op) for op in SAGEMAKER_OPERATIONS] + [
     ("cloudcontrol", op) for op in CLOUDCONTROL_OPERATIONS
 ]
 LEAKS = ("Traceback", 'File "', "sqlalchemy", "psycopg", "sqlite3", "/src/", "NoneType", "KeyError", "Errno")
@@ -202,7 +201,6 @@ class Target:
     def __init__(self, server: ServerProcess, auth: str, label: str) -> None:
         self.server, self.auth, self.label = server, auth, label
         self.tried: Counter[str] = Counter()
-        self.known_open: Counter[str] = Counter()
 
     def headers(self, service: str, operation: str, raw: bytes, account: str = ACCOUNT) -> dict[str, str]:
         prefix, content_type, signing = API[service]
@@ -234,26 +232,9 @@ class Target:
         )
 
 
-def known_open(target: Target, service: str, raw: bytes) -> str | None:
-    """A 5xx of a class whose fix is in progress elsewhere (counted and shown, not failed on)."""
-    with contextlib.suppress(ValueError):
-        request = orjson.loads(raw)
-        if (
-            target.auth == "sigv4"
-            and service == "cloudcontrol"
-            and isinstance(request, dict)
-            and not isinstance(request.get("TypeName", ""), str)
-        ):
-            return "--auth sigv4: a non-string TypeName reaches the permission lookup before validation"
-    return None
-
-
 def check(target: Target, service: str, operation: str, raw: bytes, status: int, body: Any) -> None:
     """The contract every answer keeps, whatever was sent."""
     where = f"{target.label} {service}.{operation} <- {raw[:200]!r}"
-    if status >= 500 and (reason := known_open(target, service, raw)):
-        target.known_open[reason] += 1
-        return
     assert status < 500, f"{where}: HTTP {status} {body}"
     assert isinstance(body, dict), f"{where}: {body!r}"
     text = orjson.dumps(body).decode()
@@ -483,8 +464,6 @@ def mutate(rng: random.Random, request: dict[str, Any], operation: str, tokens: 
 # FAILED with InternalFailure (an answer, not a crash); which requests may get there is the worker's
 # own contract (docs/reliability.md), so they are counted and shown, not failed on.
 WORKER_FAILURE = "failed in its handler"
-# The traceback of known_open()'s class (the permission lookup reading a non-string TypeName).
-KNOWN_OPEN_TRACE = 'get("TypeName", "")'
 
 
 def crashes(log_path: Path) -> list[str]:
@@ -495,8 +474,6 @@ def crashes(log_path: Path) -> list[str]:
         head = text[: text.index(block)].rsplit("\n", 3)[-3:]
         if any(WORKER_FAILURE in line for line in head):
             worker += 1
-        elif KNOWN_OPEN_TRACE in block:
-            continue  # counted by known_open() when it was answered
         else:
             found.append(block[:2000])
     if worker:
