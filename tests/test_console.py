@@ -320,6 +320,33 @@ def test_an_image_with_many_versions_shows_the_newest_and_more_on_request(consol
     expect(page.locator("#aliases-table tr[data-alias='v1'] td").nth(1)).to_have_text("Version 1")
 
 
+def test_a_versions_tags_are_added_and_removed_in_its_details(console: Console):
+    sagemaker = client_for(console.server.endpoint, console.account)
+    sagemaker.create_image(ImageName="tagged", RoleArn=f"arn:aws:iam::{console.account}:role/R")
+    sagemaker.get_waiter("image_created").wait(ImageName="tagged", WaiterConfig={"Delay": 1})
+    arn = sagemaker.create_image_version(ImageName="tagged", BaseImage="python:3.12")["ImageVersionArn"]
+    sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "stage", "Value": "beta"}])
+    page = console.open("/console/images/tagged")
+    versions_row(page, 1).get_by_role("button", name="Details").click()
+    version_tags = page.locator(".version-tags")
+    expect(version_tags.locator("#version-1-tags")).to_contain_text("beta")
+    version_tags.get_by_label("Key", exact=True).fill("owner")
+    version_tags.get_by_label("Value", exact=True).fill("ml-platform")
+    version_tags.get_by_role("button", name="Add tag").click()
+    expect(version_tags.locator("#version-1-tags")).to_contain_text("ml-platform")
+    version_tags.get_by_role("button", name="Remove tag stage").click()
+    expect(version_tags.locator("#version-1-tags")).not_to_contain_text("beta")
+    assert sagemaker.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "owner", "Value": "ml-platform"}]
+    # The image's own tags are another resource's.
+    image_arn = sagemaker.describe_image(ImageName="tagged")["ImageArn"]
+    assert sagemaker.list_tags(ResourceArn=image_arn)["Tags"] == []
+    expect(page.locator("#image-tags")).to_contain_text("No tags.")
+    # A bad key is AWS's validation error, inline in the version's form.
+    version_tags.get_by_label("Key", exact=True).fill("bad<key>")
+    version_tags.get_by_role("button", name="Add tag").click()
+    expect(version_tags.locator("[role=alert]")).to_contain_text("at 'tags.1.member.key'")
+
+
 def test_validation_errors_are_shown_inline_in_aws_words(console: Console):
     page = console.open("/console/create-image")
     page.get_by_label("Image name", exact=True).fill("bad_name")

@@ -314,7 +314,7 @@ function renderSignIn(message) {
   const form = h("form", { class: "panel form", novalidate: true });
   const key = h("input", { type: "text", autocomplete: "username", spellcheck: "false", "data-member": "AccessKeyId" });
   const secret = h("input", { type: "password", autocomplete: "current-password", "data-member": "SecretAccessKey" });
-  fill(form, 
+  fill(form,
     formAlert(),
     message ? h("p", { class: "alert alert-info" }, message) : null,
     field("Access key ID", key),
@@ -469,7 +469,7 @@ function renderCreateImage() {
   const form = h("form", { class: "panel form", novalidate: true });
   const tags = h("div", { class: "tags" });
   const addTag = tagRows(tags);
-  fill(form, 
+  fill(form,
     formAlert(),
     h("h2", {}, "Image properties"),
     field("Image name", textInput("ImageName", { required: true, maxlength: 63 }),
@@ -616,9 +616,18 @@ async function renderImage(name) {
           ["Failure reason", v.FailureReason],
           ["Last modified", formatTime(v.LastModifiedTime)],
         ])));
+      // A version's tags are read when its details are first opened.
+      const versionTags = h("div", { class: "version-tags" });
+      const refreshTags = async () => {
+        const tags = await listUpTo("ListTags", { ResourceArn: v.ImageVersionArn }, "Tags", 50);
+        versionTags.replaceChildren(h("h3", {}, "Tags"),
+          tagsForm(v.ImageVersionArn, tags.items, `Tags of version ${v.Version}`, `version-${v.Version}-tags`, refreshTags));
+      };
+      more.firstChild.append(versionTags);
       open.addEventListener("click", () => {
         more.hidden = !more.hidden;
         open.setAttribute("aria-expanded", String(!more.hidden));
+        if (!more.hidden && !versionTags.firstChild) refreshTags().catch(() => {});
       });
       const row = h("tr", { "data-version": v.Version },
         h("td", { "data-label": "Version" }, String(v.Version)),
@@ -686,41 +695,13 @@ async function renderImage(name) {
   }
 
   function drawTags(arn, tags) {
-    const form = h("form", { class: "form-inline", novalidate: true });
-    const key = textInput("Key");
-    const value = textInput("Value");
-    const rows = tags.map((tag) => h("tr", {},
-      h("td", { "data-label": "Key" }, tag.Key),
-      h("td", { "data-label": "Value" }, orDash(tag.Value)),
-      h("td", { "data-label": "Actions", class: "row-actions" },
-        h("button", { type: "button", class: "button button-small", "aria-label": `Remove tag ${tag.Key}`, onclick: () => submitting(form, async () => {
-          await call("DeleteTags", { ResourceArn: arn, TagKeys: [tag.Key] });
-          announce(`Tag ${tag.Key} removed`);
-          await load();
-        }) }, "Remove"))));
-    fill(form, 
-      formAlert(),
-      tags.length ? h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: "tags-table" },
-        h("caption", { class: "visually-hidden" }, `Tags of ${name}`),
-        h("thead", {}, h("tr", {}, ["Key", "Value", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
-        h("tbody", {}, rows))) : h("p", { class: "empty" }, "No tags."),
-      h("div", { class: "tag-row" }, field("Key", key), field("Value", value),
-        h("button", { type: "submit", class: "button" }, "Add tag")));
-    form.addEventListener("submit", (e) => {
-      e.preventDefault();
-      submitting(form, async () => {
-        await call("AddTags", { ResourceArn: arn, Tags: [{ Key: key.value.trim(), Value: value.value }] });
-        announce(`Tag ${key.value.trim()} added`);
-        await load();
-      });
-    });
-    tagsBox.replaceChildren(form);
+    tagsBox.replaceChildren(tagsForm(arn, tags, `Tags of ${name}`, "tags-table", load));
   }
 
   function editImage() {
     if (!image) return;
     const form = h("form", { class: "panel form", novalidate: true, "aria-labelledby": "edit-heading" });
-    fill(form, 
+    fill(form,
       h("h2", { id: "edit-heading" }, "Edit image"),
       formAlert(),
       field("Display name", textInput("DisplayName", { value: image.DisplayName || "" })),
@@ -757,7 +738,7 @@ async function renderImage(name) {
     const form = h("form", { class: "panel form", novalidate: true, "aria-labelledby": "edit-version-heading" });
     const current = v.Aliases.map((alias) => h("label", { class: "check" },
       h("input", { type: "checkbox", value: alias, "data-remove-alias": true }), ` Remove ${alias}`));
-    fill(form, 
+    fill(form,
       h("h2", { id: "edit-version-heading" }, `Edit version ${v.Version}`),
       formAlert(),
       field("Aliases to add", textInput("AliasesToAdd"), "Separate aliases with commas or spaces."),
@@ -818,6 +799,40 @@ async function renderImage(name) {
   await load();
 }
 
+// The tags of one resource (an image or a version): a table with Remove buttons and an Add tag form.
+// ``after`` runs once a change is made (a reload of what shows them).
+function tagsForm(arn, tags, caption, tableId, after) {
+  const form = h("form", { class: "form-inline", novalidate: true });
+  const key = textInput("Key");
+  const value = textInput("Value");
+  const rows = tags.map((tag) => h("tr", {},
+    h("td", { "data-label": "Key" }, tag.Key),
+    h("td", { "data-label": "Value" }, orDash(tag.Value)),
+    h("td", { "data-label": "Actions", class: "row-actions" },
+      h("button", { type: "button", class: "button button-small", "aria-label": `Remove tag ${tag.Key}`, onclick: () => submitting(form, async () => {
+        await call("DeleteTags", { ResourceArn: arn, TagKeys: [tag.Key] });
+        announce(`Tag ${tag.Key} removed`);
+        await after();
+      }) }, "Remove"))));
+  fill(form,
+    formAlert(),
+    tags.length ? h("div", { class: "table-wrap" }, h("table", { class: "table table-stack", id: tableId },
+      h("caption", { class: "visually-hidden" }, caption),
+      h("thead", {}, h("tr", {}, ["Key", "Value", "Actions"].map((c) => h("th", { scope: "col" }, c)))),
+      h("tbody", {}, rows))) : h("p", { class: "empty" }, "No tags."),
+    h("div", { class: "tag-row" }, field("Key", key), field("Value", value),
+      h("button", { type: "submit", class: "button" }, "Add tag")));
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submitting(form, async () => {
+      await call("AddTags", { ResourceArn: arn, Tags: [{ Key: key.value.trim(), Value: value.value }] });
+      announce(`Tag ${key.value.trim()} added`);
+      await after();
+    });
+  });
+  return form;
+}
+
 // Up to ``limit`` items of a listing, and whether it has more.
 async function listUpTo(operation, params, member, limit) {
   const items = [];
@@ -863,7 +878,7 @@ function versionParams(form, v = {}) {
 
 function renderCreateVersion(name) {
   const form = h("form", { class: "panel form", novalidate: true });
-  fill(form, 
+  fill(form,
     formAlert(),
     field("Base image", textInput("BaseImage", { required: true, placeholder: "123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:tag" }),
       "The container image this version is made from: an ECR URI or a registry path."),
