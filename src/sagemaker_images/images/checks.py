@@ -165,7 +165,8 @@ class BackgroundChecks:
             row = pending.version(image_id, version)
         assert row is not None
         base_image = row["base_image"]
-        outcome: Outcome = self.resolver.resolve(base_image) if self.resolver else Resolved(base_image)
+        resolver = self.resolver
+        outcome = self._ask(lambda: resolver.resolve(base_image) if resolver else Resolved(base_image))
         values = self._decision(row, outcome, lambda n, d: resolution.unreachable(base_image, n, d))
         if isinstance(outcome, Resolved):
             values["container_image"] = outcome.container_image
@@ -188,8 +189,8 @@ class BackgroundChecks:
             row = pending.image(image_id)
         assert row is not None
         role = row["role_arn"]
-        failure = self.roles.check(role, row["region"]) if self.roles else None
-        outcome: Outcome = failure or Resolved(role)
+        roles = self.roles
+        outcome = self._ask(lambda: (roles.check(role, row["region"]) if roles else None) or Resolved(role))
         values = self._decision(
             row,
             outcome,
@@ -200,6 +201,16 @@ class BackgroundChecks:
         with self.database.write() as q:
             PendingChecks(q.conn).finish_image(image_id, values, self.owner)
         log.info("image %s role %s: %s", image_id, role, _describe(outcome))
+
+    @staticmethod
+    def _ask(question: Callable[[], Outcome]) -> Outcome:
+        """The outcome of a check; an error of our own counts as an attempt that did not get through,
+        so it is retried a bounded number of times like an unreachable registry, never for ever."""
+        try:
+            return question()
+        except Exception as error:
+            log.exception("checking failed")
+            return Unreachable(f"internal error: {type(error).__name__}")
 
     def _decision(self, row: Any, outcome: Outcome, gave_up: Callable[[int, str], Failed]) -> dict[str, Any]:
         now = self.clock()
