@@ -379,6 +379,26 @@ def test_start_up_failures_say_why_in_one_line(tmp_path: Path, url, reason):
     assert "Traceback" not in result.stderr
 
 
+def test_a_read_only_database_with_its_schema_refuses_to_start(tmp_path: Path):
+    from sagemaker_images.store import open_database
+
+    open_database(f"sqlite:///{tmp_path / 'state.db'}").dispose()  # schema in place, then read-only
+    url = f"sqlite:///file:{tmp_path / 'state.db'}?mode=ro&uri=true"
+    result = subprocess.run(
+        [sys.executable, "-m", "sagemaker_images", "serve", "--port", str(_free_port()), "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode == 2
+    assert next(line for line in output if "cannot start" in line).endswith(
+        "attempt to write a readonly database"
+    )
+    assert "Traceback" not in result.stderr and len(output) <= 2, output
+
+
 def test_health_is_answered_while_a_large_signed_request_is_checked(secured):
     """Authentication runs off the event loop: a large body does not hold up other connections."""
     body = b'{"NameContains":"' + b"a" * (6 * 1024 * 1024 // 2) + b'"}'

@@ -16,8 +16,9 @@ from sagemaker_images.images.resolution import parse_route
 from sagemaker_images.protocol import http_limits
 from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
 from sagemaker_images.server import Application
-from sagemaker_images.services import build_authenticator
+from sagemaker_images.services import PAGE_TOKEN_SECRET, build_authenticator
 from sagemaker_images.store import open_database
+from sagemaker_images.store.secrets import shared_secret
 
 log = logging.getLogger("sagemaker_images")
 
@@ -34,6 +35,9 @@ def serve(settings: Settings) -> int:
     # Migrate once, before any worker starts, so workers never race on the schema.
     try:
         database = open_database(settings.database_url())
+        # The first write: a database that cannot be written (a read-only file, a standby) stops
+        # start-up here, with the reason, rather than failing every write later.
+        shared_secret(database, PAGE_TOKEN_SECRET)
     except Exception as error:  # any reason the state cannot be opened ends start-up the same way
         log.error("cannot start: %s", start_up_failure(error))
         return 2
@@ -97,7 +101,10 @@ def serve(settings: Settings) -> int:
 
 def start_up_failure(error: BaseException) -> str:
     """One line saying why the database could not be opened (the driver's first line, no traceback)."""
-    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error
+    cause: BaseException = error
+    # The driver's own error: under SQLAlchemy's wrapper (.orig), or under our ServiceUnavailable.
+    while (inner := getattr(cause, "orig", None) or cause.__cause__ or cause.__context__) is not None:
+        cause = inner
     text = str(cause).strip().splitlines()
     reason = text[0] if text else type(cause).__name__
     return f"{type(cause).__name__}: {reason}"

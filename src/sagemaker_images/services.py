@@ -50,6 +50,8 @@ READ_OPERATIONS = (
 
 # Every SageMaker operation served: the image registry's, the tag operations on any taggable ARN,
 # and the AppImageConfigs'.
+# The name of the key sealing pagination tokens, in the database's shared secrets.
+PAGE_TOKEN_SECRET = "page-tokens"
 SAGEMAKER_OPERATIONS = images.OPERATIONS + tagging.OPERATIONS + app_image_configs.OPERATIONS
 
 
@@ -97,7 +99,7 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
     )
     checks = build_checks(settings, database, policy)
     # One key seals the NextTokens of both APIs; every replica on the database reads the same one.
-    tokens = PageTokens(shared_secret(database, "page-tokens"))
+    tokens = PageTokens(shared_secret(database, PAGE_TOKEN_SECRET))
     registry = ImageRegistry(
         database, policy, options, checks=checks if checks.active else None, tokens=tokens
     )
