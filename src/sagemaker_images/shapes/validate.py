@@ -18,7 +18,7 @@ import base64
 import binascii
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import regex
 from botocore.model import ListShape, MapShape, Shape, StructureShape
@@ -199,12 +199,12 @@ def _number(kind: str, accepts: tuple[type, ...]) -> Callable[[Shape, dict[str, 
     def build(shape: Shape, compiled: dict[str, Check]) -> Check:
         low = shape.metadata.get("min")
         high = shape.metadata.get("max")
-        java_low, java_high = _JAVA_RANGES.get(kind, (None, None))
+        java_range = _JAVA_RANGES.get(kind)
 
         def check_number(value: Any, path: str, violations: Violations) -> Any:
             if isinstance(value, bool) or not isinstance(value, accepts):
                 raise _type_error(kind, value)
-            if java_low is not None and not java_low <= value <= java_high:
+            if java_range is not None and not java_range[0] <= cast(float, value) <= java_range[1]:
                 raise _type_error(kind, value)
             if low is not None and value < low:
                 violations.append((path, value, f"Member must have value greater than or equal to {low}"))
