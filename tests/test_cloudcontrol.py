@@ -536,7 +536,8 @@ def test_create_failed_is_general_service_exception(start_server, account, role_
 
 
 def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn):
-    server = start_server("--transition-delay", "1")
+    # Two seconds: the image must still be CREATING when the test looks, on a loaded machine too.
+    server = start_server("--transition-delay", "2")
     cc = client_for(server.endpoint, account, "cloudcontrol")
     sagemaker = client_for(server.endpoint, account)
 
