@@ -120,8 +120,9 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
             sagemaker,
             iam_prefix=sagemaker_permissions.IAM_PREFIX,
             needs=sagemaker_permissions.needs,
-            # BaseImage resolution and role checks, when configured: their worker.
-            background=(checks,) if checks.active else (),
+            # BaseImage resolution and role checks: their worker (none when neither is configured
+            # and nothing is left pending).
+            background=(checks,),
         ),
         Service(
             "CloudControl",
@@ -139,7 +140,7 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
 def build_checks(settings: Settings, database: Database, policy: LifecyclePolicy) -> BackgroundChecks:
     """BaseImage resolution and the role check, when configured (their worker is started and stopped
     by the application's lifespan). When neither is configured, whatever an earlier run left pending
-    is settled at once, as written."""
+    is settled as written when the application starts."""
     routes = []
     for text in settings.registry:
         pattern, url = parse_route(text)
@@ -153,8 +154,6 @@ def build_checks(settings: Settings, database: Database, policy: LifecyclePolicy
     resolver = Resolver(routes, ecr) if routes or ecr else None
     options = CheckOptions(attempts=max(1, settings.registry_attempts), timeout=settings.registry_timeout)
     checks = BackgroundChecks(database, policy, resolver, roles, options)
-    if not checks.active:
-        checks.settle_all()
     return checks
 
 

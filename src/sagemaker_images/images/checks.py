@@ -91,6 +91,12 @@ class BackgroundChecks:
     # -- the worker -------------------------------------------------------------------------------
 
     def start(self) -> None:
+        if not self.active:
+            # No checks configured: what an earlier run left pending is settled as written, now, and
+            # a worker stays only while some of it is still leased by a process that died.
+            self.settle_all()
+            if not self._any_pending():
+                return
         if self._worker is None:
             self._worker = threading.Thread(target=self._run, name="background-checks", daemon=True)
             self._worker.start()
@@ -103,8 +109,8 @@ class BackgroundChecks:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def settle_all(self) -> int:
-        """Decide every pending transition now and in this thread (used when no check is configured:
-        what an earlier run left pending is then taken as written, as without checks)."""
+        """Decide every pending transition nobody holds, now and in this thread (used when no check is
+        configured: what an earlier run left pending is then taken as written, as without checks)."""
         decided = 0
         while True:
             images, versions = self._due(limit=100)
@@ -131,6 +137,12 @@ class BackgroundChecks:
                 self._submit((image_id, None), self.check_image, image_id)
             for image_id, version in versions:
                 self._submit((image_id, version), self.check_version, image_id, version)
+            if not self.active and not images and not versions and not self._any_pending():
+                return
+
+    def _any_pending(self) -> bool:
+        with self.database.read() as q:
+            return PendingChecks(q.conn).any_pending()
 
     def _due(self, limit: int) -> tuple[list[int], list[tuple[int, int]]]:
         now = self.clock()

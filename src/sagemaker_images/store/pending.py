@@ -52,6 +52,13 @@ class PendingChecks:
         query = sa.select(images.c.id).where(*_due(images, now)).order_by(images.c.check_after).limit(limit)
         return list(self.conn.execute(query).scalars())
 
+    def any_pending(self) -> bool:
+        """Whether any transition waits for a check, held by someone or not."""
+        for table in (images, image_versions):
+            if self.conn.execute(sa.select(sa.literal(1)).where(_pending(table)).limit(1)).first():
+                return True
+        return False
+
     def claim_version(self, image_id: int, version: int, owner: str, now: float, lease: float) -> bool:
         statement = (
             sa.update(image_versions)
