@@ -169,7 +169,11 @@ def test_unsigned_and_incomplete_requests(secured):
     status, body = secured.request("POST", "/", b"{}", headers)
     assert (status, body) == (
         403,
-        {"__type": "MissingAuthenticationTokenException", "message": "Missing Authentication Token"},
+        {
+            "__type": "MissingAuthenticationTokenException",
+            "message": "Missing Authentication Token",
+            "Message": "Missing Authentication Token",
+        },
     )
     # Authentication comes first: a broken body from an unsigned caller reveals nothing about validation.
     status, body = secured.request(
@@ -215,10 +219,8 @@ def test_expired_tampered_and_misscoped_signatures(secured):
     )
     status, body = secured.request("POST", "/", data, headers)
     assert status == 403
-    assert body == {
-        "__type": "InvalidSignatureException",
-        "message": "Credential should be scoped to correct service: 'cloudcontrolapi'. ",
-    }
+    message = "Credential should be scoped to correct service: 'cloudcontrolapi'. "
+    assert body == {"__type": "InvalidSignatureException", "message": message, "Message": message}
 
 
 def test_allowed_actions_are_enforced(secured):

@@ -622,10 +622,8 @@ def test_wire(server, account):
 
     status, body = call(server, "GetResource", {"TypeName": "AWS::Nope::Thing", "Identifier": "x"}, account)
     assert status == 400
-    assert body == {
-        "__type": "TypeNotFoundException",
-        "message": "The type 'AWS::Nope::Thing' cannot be found.",
-    }
+    message = "The type 'AWS::Nope::Thing' cannot be found."
+    assert body == {"__type": "TypeNotFoundException", "message": message, "Message": message}
     assert server.last_headers["x-amzn-errortype"] == "TypeNotFoundException"
 
     status, body = call(server, "CreateResource", {"TypeName": "bad"}, account)

@@ -92,8 +92,8 @@ def judge(operation_model, variant: Variant, status: int, body: dict) -> str | N
             return f"accepted, but the model demands {variant.expect}"
         problems = output_problems(operation_model.output_shape, body)
         return "; ".join(problems) or None
-    if set(body) != {"__type", "message"}:
-        return f"error body is not {{__type, message}}: {body}"
+    if set(body) != {"__type", "message", "Message"} or body["Message"] != body["message"]:
+        return f"error body is not {{__type, message, Message}}: {body}"
     code, message = body["__type"], body["message"]
     if any(leak in message for leak in LEAKS):
         return f"internal detail on the wire: {message}"

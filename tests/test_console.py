@@ -531,7 +531,8 @@ def test_csrf_and_cross_site_requests_are_refused(console_server: ServerProcess,
     ]
     for headers, status, code in refused:
         answer = console_call(console_server, "CreateImage", create, headers)
-        assert answer[:2] == (status, {"__type": code, "message": answer[1]["message"]}), headers
+        message = answer[1]["message"]
+        assert answer[:2] == (status, {"__type": code, "message": message, "Message": message}), headers
         assert "default-src 'none'" in answer[2]["content-security-policy"]
     sagemaker = client_for(console_server.endpoint, account)
     assert sagemaker.list_images()["Images"] == []

@@ -408,7 +408,11 @@ def test_database_cut_off_answers_retryable_503_and_recovers_by_itself(tmp_path)
                 ]
                 for status, body in answers:
                     assert status == 503, body
-                    assert body == {"__type": "ServiceUnavailable", "message": body["message"]}
+                    assert body == {
+                        "__type": "ServiceUnavailable",
+                        "message": body["message"],
+                        "Message": body["message"],
+                    }
                 assert server.request("GET", "/_health")[0] == 200  # the process itself is fine
                 proxy.restore()
                 # Recovery needs no restart: the pool replaces the dropped connections.

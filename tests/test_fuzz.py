@@ -1,7 +1,7 @@
 """Property-based fuzzing (hypothesis) from the botocore shapes of every operation, valid and invalid,
 plus garbage bodies, content types, targets and headers, then a store consistency check.
 
-Properties, for every input: never a 5xx; an error is always ``{"__type", "message"}`` with no
+Properties, for every input: never a 5xx; an error is always ``{"__type", "message", "Message"}`` with no
 traceback or internal detail; a 200 conforms to the operation's output shape. After the run the
 store is consistent (tests/store_checks.py), every list call still answers, and the server's log
 holds no traceback. The default run tries 15 examples per operation; the long run (``-m long``) tries
@@ -116,7 +116,7 @@ def assert_proper(status: int, body: Any, output_shape=None) -> None:
         assert output_problems(output_shape, body) == []
         return
     if status != 200:
-        assert isinstance(body, dict) and set(body) == {"__type", "message"}, body
+        assert isinstance(body, dict) and set(body) == {"__type", "message", "Message"}, body
         assert isinstance(body["__type"], str) and body["__type"]
         assert not any(leak in body["message"] for leak in LEAKS), body
 
@@ -374,7 +374,7 @@ def test_broken_bodies_get_aws_errors(hostile, name, body):
     headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "SageMaker.DescribeImage"}
     status, answer = hostile.request("POST", "/", body, headers)
     assert 400 <= status < 500, (name, status, answer)
-    assert set(answer) == {"__type", "message"}
+    assert set(answer) == {"__type", "message", "Message"}
     assert answer["__type"] in (
         "SerializationException",
         "ValidationException",
@@ -406,7 +406,7 @@ def test_missing_and_garbage_targets(hostile, target):
         headers["X-Amz-Target"] = target
     status, answer = hostile.request("POST", "/", b"{}", headers)
     assert 400 <= status < 500, (target, status, answer)
-    assert set(answer) == {"__type", "message"}
+    assert set(answer) == {"__type", "message", "Message"}
 
 
 @pytest.mark.parametrize(

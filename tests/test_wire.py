@@ -27,7 +27,8 @@ def test_error_shape_and_headers(server, account):
     assert status == 400
     assert body["__type"] == "ResourceNotFound"
     assert "does not exist" in body["message"]
-    assert set(body) == {"__type", "message"}
+    assert set(body) == {"__type", "message", "Message"}
+    assert body["Message"] == body["message"]
     assert server.last_headers["x-amzn-errortype"] == "ResourceNotFound"
     assert server.last_headers["x-amzn-requestid"]
 
@@ -61,7 +62,7 @@ def test_empty_body_is_an_empty_request(server):
 def test_wrong_json_types(server, member, value, message):
     status, body = call(server, "DescribeImage", {member: value})
     assert status == 400
-    assert body == {"__type": "SerializationException", "message": message}
+    assert body == {"__type": "SerializationException", "message": message, "Message": message}
 
 
 def test_wrong_types_in_numbers_lists_and_timestamps(server):
@@ -107,11 +108,11 @@ def test_validation_message_for_a_pattern(server):
         server, "CreateImage", {"ImageName": "bad_name", "RoleArn": "arn:aws:iam::123456789012:role/R"}
     )
     assert status == 400
-    assert body == {
-        "__type": "ValidationException",
-        "message": "1 validation error detected: Value 'bad_name' at 'imageName' failed to satisfy constraint: "
-        "Member must satisfy regular expression pattern: [a-zA-Z0-9]([-.]?[a-zA-Z0-9]){0,62}",
-    }
+    message = (
+        "1 validation error detected: Value 'bad_name' at 'imageName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9]([-.]?[a-zA-Z0-9]){0,62}"
+    )
+    assert body == {"__type": "ValidationException", "message": message, "Message": message}
 
 
 def test_several_violations_in_one_message(server):
@@ -182,10 +183,8 @@ def test_bad_next_token(server, account):
     ]:
         status, reply = call(server, operation, body, account=account)
         assert status == 400
-        assert reply == {
-            "__type": "ValidationException",
-            "message": 'Invalid pagination token because "{0}".',
-        }
+        message = 'Invalid pagination token because "{0}".'
+        assert reply == {"__type": "ValidationException", "message": message, "Message": message}
 
 
 def test_next_token_of_another_listing_is_refused(server, account):

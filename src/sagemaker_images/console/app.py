@@ -258,4 +258,5 @@ def _is_https(scope: Scope) -> bool:
 
 
 def _error(status: int, code: str, message: str) -> Response:
-    return Response(status, orjson.dumps({"__type": code, "message": message}), b"application/json", {})
+    body = {"__type": code, "message": message, "Message": message}  # as the API's errors (protocol.wire)
+    return Response(status, orjson.dumps(body), b"application/json", {})

@@ -123,8 +123,14 @@ def success_body(result: dict[str, Any]) -> bytes:
 
 
 def error_body(error: ServiceError) -> bytes:
-    """The JSON error document; always valid UTF-8 JSON, whatever the message echoes of the request."""
-    return orjson.dumps({"__type": error.code, "message": printable(error.message)})
+    """The JSON error document; always valid UTF-8 JSON, whatever the message echoes of the request.
+
+    Both spellings of the message member: the error shapes of the models name it ``Message`` and
+    aws-sdk-go-v2 before late 2024 reads only that key for modelled errors, while AWS's framework
+    errors and most readers use ``message`` (botocore, aws-sdk-go v1, the JS SDKs read either).
+    """
+    message = printable(error.message)
+    return orjson.dumps({"__type": error.code, "message": message, "Message": message})
 
 
 def printable(text: str) -> str:
