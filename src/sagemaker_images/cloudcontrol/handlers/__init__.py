@@ -308,12 +308,24 @@ class Handler:
             request["NextToken"] = page["NextToken"]
 
     def sync_tags(self, tenant: Tenant, arn: str, desired: Model) -> None:
-        """As AWS's update handlers: remove the tags that went away, then add the new or changed ones."""
+        """As AWS's update handlers: remove the tags that went away, then add the new or changed ones.
+
+        Tags then read back in the desired order: clients patch them by index (Terraform's awscc
+        provider sends ``/Tags/1/Key``) against the order they last saw, which newer awscc builds take
+        from their own configuration. Tags list in the order they were added and a changed value keeps
+        its place, so the kept tags that stand out of the desired order are removed and added again
+        with the new ones, in order.
+        """
         wanted = {t["Key"]: t["Value"] for t in desired.get("Tags", ())}
         try:
             existing = self.tags(tenant, arn)
-            to_add = {k: v for k, v in wanted.items() if existing.get(k) != v}
-            to_remove = [k for k in existing if k not in wanted]
+            kept = [k for k in existing if k in wanted]
+            in_place = next(
+                (i for i, (a, b) in enumerate(zip(kept, wanted, strict=False)) if a != b), len(kept)
+            )
+            moved = list(wanted)[in_place:]
+            to_add = {k: v for k, v in wanted.items() if existing.get(k) != v or k in moved}
+            to_remove = [k for k in existing if k not in wanted or k in moved]
             if to_remove:
                 self.sagemaker(tenant, "DeleteTags", {"ResourceArn": arn, "TagKeys": to_remove})
             if to_add:
