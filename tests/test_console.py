@@ -713,4 +713,4 @@ def test_console_endpoints_refuse_bad_requests_without_a_500(console_server: Ser
         assert 200 <= response.status < 500, (method, path, response.status, data[:200])
         assert b"Traceback" not in data and b"[project]" not in data
         if response.status >= 400:
-            assert set(json.loads(data)) == {"__type", "message"}, (method, path, data[:200])
+            assert set(json.loads(data)) == {"__type", "message", "Message"}, (method, path, data[:200])
