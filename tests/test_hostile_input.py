@@ -42,7 +42,7 @@ def call(server, api, operation: str, body, account: str, extra: dict[str, str] 
 
 def assert_aws_error(server, status: int, body: dict, code: str, expected_status: int = 400) -> None:
     assert (status, body.get("__type")) == (expected_status, code), body
-    assert set(body) == {"__type", "message"}
+    assert set(body) == {"__type", "message", "Message"}
     assert server.last_headers["content-type"].startswith("application/x-amz-json-1.")
     assert "Traceback" not in body["message"]
 
@@ -173,7 +173,7 @@ DEEP_OBJECT = '{"a":' * 3000 + "1" + "}" * 3000
 def test_deep_json_inside_string_members(server, account, operation, body):
     status, answer = call(server, CLOUDCONTROL, operation, body, account)
     assert 400 <= status < 500, answer
-    assert set(answer) == {"__type", "message"}
+    assert set(answer) == {"__type", "message", "Message"}
 
 
 def test_deep_request_bodies(server, account):

@@ -244,7 +244,7 @@ def check(target: Target, service: str, operation: str, raw: bytes, status: int,
         shape = load_service(service).operation_model(operation).output_shape
         assert output_problems(shape, body) == [], f"{where}: {output_problems(shape, body)}"
         return
-    assert set(body) == {"__type", "message"}, f"{where}: {body}"
+    assert set(body) == {"__type", "message", "Message"}, f"{where}: {body}"
     assert isinstance(body["__type"], str) and body["__type"], where
     assert isinstance(body["message"], str), where
     assert not any(leak in body["message"] for leak in LEAKS), f"{where}: {body}"

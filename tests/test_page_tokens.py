@@ -205,7 +205,7 @@ def _refused(server, listing: Listing, account: str, token: str) -> None:
     body = {**listing.body(account), "NextToken": token}
     status, answer = call(server, listing.api, listing.operation, body, account)
     assert status == 400, (listing.name, token[:60], status, answer)
-    assert set(answer) == {"__type", "message"}
+    assert set(answer) == {"__type", "message", "Message"}
     assert answer["__type"] in (listing.code, "ValidationException"), (listing.name, answer)
 
 
