@@ -165,7 +165,9 @@ def strategy(service: str, operation: str, shape, context: dict[str, str], depth
     elif kind == "map":
         options.append(
             st.dictionaries(
-                strategy(service, operation, shape.key, context, depth + 1),
+                # A JSON object's keys are strings: the key shape's own values only (depth 0 mixes in
+                # no other JSON types, which could not be keys).
+                strategy(service, operation, shape.key, context),
                 strategy(service, operation, shape.value, context, depth + 1),
                 max_size=4,
             )
