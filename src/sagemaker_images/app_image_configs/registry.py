@@ -46,6 +46,7 @@ _CONFIGS = {
 _NO_FILE_SYSTEM = ("JupyterLabAppImageConfig", "CodeEditorAppImageConfig")
 _SUPPORTED_IDS = {"DefaultUid": 1000, "DefaultGid": 100}
 
+_DEFAULT_SORT = "CreationTime"
 _SORT_KEYS = {
     "CreationTime": ("created_at", "id"),
     "LastModifiedTime": ("modified_at", "id"),
@@ -135,14 +136,14 @@ class AppImageConfigRegistry:
 
     @operation("ListAppImageConfigs", reads=True)
     def list(self, tenant: Tenant, request: Request) -> Response:
-        sort = request.get("SortBy", "CreationTime")
+        sort = request.get("SortBy", _DEFAULT_SORT)
         window = pagination.Window.sorted(
             self.tokens,
             tenant,
             "ListAppImageConfigs",
             request,
             _SORT_KEYS,
-            default_sort=sort,
+            default_sort=_DEFAULT_SORT,
             default_order="Descending",
         )
         when = TimeRange(
