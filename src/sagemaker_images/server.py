@@ -23,10 +23,12 @@ from typing import Any
 import orjson
 
 from sagemaker_images import __version__, access, access_log
+from sagemaker_images.clock import Clock
 from sagemaker_images.config import Settings
 from sagemaker_images.console.app import API_PATH as CONSOLE_API
 from sagemaker_images.console.app import SECURITY_HEADERS, Console
 from sagemaker_images.errors import SerializationException, ServiceError, ServiceUnavailable
+from sagemaker_images.faults import Faults
 from sagemaker_images.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sagemaker_images.metrics import UNKNOWN, Metrics
 from sagemaker_images.protocol import sts, wire
@@ -72,11 +74,14 @@ class Application:
             # The console's calls (POST /console/api) are AWS JSON calls too, from a console session.
             Route("aws-json", lambda request: True, self._aws_json),
         ]
+        # Shared by every service: what tests move (the clock) and the failures they ask for.
+        self.clock = Clock()
+        self.faults = Faults()
 
     def start(self) -> None:
         if self.database is None:
             self.database = open_database(self.settings.database_url())
-        self.services = build_services(self.settings, self.database)
+        self.services = build_services(self.settings, self.database, self.clock, self.faults)
         for service in self.services.values():
             for task in service.background:
                 task.start()
@@ -252,6 +257,7 @@ class Application:
             caller = await self._authenticate(request.scope, body)
             target = wire.parse_target(headers.get("x-amz-target"))
         service, operation = self._route(target)
+        self.faults.raise_injected(target.operation)
         params = wire.parse_body(body)
         if caller is not None:
             # The operation's own action, before the body is looked at; what its content needs, after.

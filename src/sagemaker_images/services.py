@@ -10,14 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 import regex
 
 from sagemaker_images import tagging
 from sagemaker_images.access import Need
 from sagemaker_images.app_image_configs import registry as app_image_configs
+from sagemaker_images.clock import Clock
 from sagemaker_images.cloudcontrol import service as cloudcontrol_service
 from sagemaker_images.cloudcontrol.service import CloudControl
 from sagemaker_images.config import Settings
+from sagemaker_images.faults import Faults
 from sagemaker_images.images import permissions as sagemaker_permissions
 from sagemaker_images.images import registry as images
 from sagemaker_images.images.aws import EcrRegistry, RoleCheck, botocore_clients
@@ -79,13 +82,40 @@ class Service:
     iam_prefix: str
     needs: Callable[[str, dict[str, Any]], list[Need]] = _no_needs
     background: tuple[Background, ...] = ()
+    # For APIs this server serves in part (Cloud Control: some resource types): whether a call of an
+    # implemented operation, with these parameters, is for this server. None: every call is.
+    serves: Callable[[str, dict[str, Any]], bool] | None = None
 
     def action(self, operation: str) -> str:
         return f"{self.iam_prefix}:{operation}"
 
 
-def build_services(settings: Settings, database: Database) -> dict[str, Service]:
-    """The served APIs by X-Amz-Target prefix."""
+def serves(services: dict[str, Service], target: str | None, body: bytes) -> bool:
+    """Whether this server answers a request with this X-Amz-Target and body, or another one should.
+
+    The in-process mock leaves other requests to whoever answers them without it (moto, AWS);
+    ``serve --upstream`` forwards them.
+    """
+    if not target or "." not in target:
+        return False
+    prefix, _, operation = target.rpartition(".")
+    service = services.get(prefix)
+    if service is None or operation not in service.handlers:
+        return False
+    if service.serves is None:
+        return True
+    try:
+        params = orjson.loads(body) if body.strip() else {}
+    except orjson.JSONDecodeError:
+        return True  # ours to refuse, as the server always has
+    return service.serves(operation, params) if isinstance(params, dict) else True
+
+
+def build_services(
+    settings: Settings, database: Database, clock: Clock | None = None, faults: Faults | None = None
+) -> dict[str, Service]:
+    """The served APIs by X-Amz-Target prefix, all reading one ``clock`` and one set of ``faults``."""
+    clock = clock or Clock()
     policy = LifecyclePolicy(
         delay=settings.transition_delay,
         fail_images=regex.compile(settings.fail_images) if settings.fail_images else None,
@@ -97,22 +127,28 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
         max_versions_per_image=settings.max_versions_per_image or None,
         reject_concurrent_version_creates=settings.reject_concurrent_version_creates,
     )
-    checks = build_checks(settings, database, policy)
+    checks = build_checks(settings, database, policy, clock)
     # One key seals the NextTokens of both APIs; every replica on the database reads the same one.
     tokens = PageTokens(shared_secret(database, PAGE_TOKEN_SECRET))
     registry = ImageRegistry(
-        database, policy, options, checks=checks if checks.active else None, tokens=tokens
+        database,
+        policy,
+        options,
+        clock=clock.millis,
+        checks=checks if checks.active else None,
+        tokens=tokens,
+        faults=faults,
     )
-    configs = app_image_configs.AppImageConfigRegistry(database, tokens=tokens)
+    configs = app_image_configs.AppImageConfigRegistry(database, clock=clock.millis, tokens=tokens)
     finders = {kind: registry.tags_of for kind in images.TAGGED}
     finders |= {kind: configs.tags_of for kind in app_image_configs.TAGGED}
-    tags = tagging.Tagging(database, finders, tokens=tokens)
+    tags = tagging.Tagging(database, finders, clock=clock.millis, tokens=tokens)
     sagemaker_api = load_api("sagemaker", SAGEMAKER_OPERATIONS)
     # Each SageMaker operation is one transaction: run again if PostgreSQL rolls it back as a conflict.
     operations = registry.operations() | tags.operations() | configs.operations()
     sagemaker = {name: database.retrying(operation) for name, operation in operations.items()}
     # Cloud Control's handlers call the same SageMaker operations, over the same store.
-    cloudcontrol = CloudControl(sagemaker, database, sagemaker_api, tokens)
+    cloudcontrol = CloudControl(sagemaker, database, sagemaker_api, tokens, clock)
     services = [
         Service(
             "SageMaker",
@@ -132,12 +168,15 @@ def build_services(settings: Settings, database: Database) -> dict[str, Service]
             needs=cloudcontrol.needs,
             # The request worker: started and stopped by the application's lifespan.
             background=(cloudcontrol.tracker,),
+            serves=cloudcontrol.serves,
         ),
     ]
     return {service.api.target_prefix: service for service in services}
 
 
-def build_checks(settings: Settings, database: Database, policy: LifecyclePolicy) -> BackgroundChecks:
+def build_checks(
+    settings: Settings, database: Database, policy: LifecyclePolicy, clock: Clock | None = None
+) -> BackgroundChecks:
     """BaseImage resolution and the role check, when configured (their worker is started and stopped
     by the application's lifespan). When neither is configured, whatever an earlier run left pending
     is settled as written when the application starts."""
@@ -153,7 +192,7 @@ def build_checks(settings: Settings, database: Database, policy: LifecyclePolicy
         roles = RoleCheck(botocore_clients(settings.iam_endpoint, settings.registry_timeout))
     resolver = Resolver(routes, ecr) if routes or ecr else None
     options = CheckOptions(attempts=max(1, settings.registry_attempts), timeout=settings.registry_timeout)
-    checks = BackgroundChecks(database, policy, resolver, roles, options)
+    checks = BackgroundChecks(database, policy, resolver, roles, options, clock=clock or Clock())
     return checks
 
 

@@ -343,6 +343,11 @@ class RequestTracker:
     def status(self, tenant: Tenant, token: str) -> dict[str, Any]:
         return self.event(self._find(tenant, token))
 
+    def knows(self, token: str) -> bool:
+        """Whether ``token`` names a request made here (by any tenant)."""
+        with self.database.read() as q:
+            return ResourceRequests(q.conn, postgres=q.postgres).get(token) is not None
+
     def _find(self, tenant: Tenant, token: str) -> Mapping[str, Any]:
         with self.database.read() as q:
             row = ResourceRequests(q.conn, postgres=q.postgres).get(token)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -60,6 +61,7 @@ class CloudControl:
         database: Database,
         sagemaker_api: Api,
         tokens: PageTokens | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         sagemaker = SageMaker(sagemaker_operations, sagemaker_api)
         self.handlers: dict[str, Handler] = {}
@@ -71,7 +73,7 @@ class CloudControl:
             schema = schema_for(type_name)
             assert schema is not None
             self.handlers[type_name] = kind(schema, sagemaker)
-        self.tracker = RequestTracker(database, self.handlers, tokens=tokens)
+        self.tracker = RequestTracker(database, self.handlers, clock, tokens=tokens)
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -90,6 +92,20 @@ class CloudControl:
         if isinstance(request.get("RoleArn"), str):
             needs.append(pass_role(request["RoleArn"]))
         return needs
+
+    def serves(self, operation: str, params: dict[str, Any]) -> bool:
+        """Whether a call is for this server rather than another Cloud Control (``serve --upstream``).
+
+        Calls naming a type are ours when the type is one of ours; calls naming a request token when
+        the token is one this server issued; the rest (listing requests, malformed calls) are ours.
+        """
+        type_name = params.get("TypeName")
+        if isinstance(type_name, str):
+            return type_name in self.handlers
+        token = params.get("RequestToken")
+        if operation in ("GetResourceRequestStatus", "CancelResourceRequest") and isinstance(token, str):
+            return self.tracker.knows(token)
+        return True
 
     def _handler(self, type_name: str) -> Handler:
         handler = self.handlers.get(type_name)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from sagemaker_images.errors import java_list
+from sagemaker_images.faults import Faults
 from sagemaker_images.images import pagination
 from sagemaker_images.images.arns import image_arn, image_version_arn, is_version_number
 from sagemaker_images.images.checks import BackgroundChecks
@@ -83,6 +84,7 @@ class ImageRegistry:
         clock: Callable[[], float] = _now,
         checks: BackgroundChecks | None = None,
         tokens: PageTokens | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.database = database
         self.policy = policy or LifecyclePolicy()
@@ -94,6 +96,7 @@ class ImageRegistry:
         self.tokens = tokens or PageTokens.ephemeral()
         self._version_creates: set[tuple[str, str, str]] = set()
         self._version_creates_lock = threading.Lock()
+        self.faults = faults or Faults()
 
     def operations(self) -> dict[str, Callable[[Tenant, Request], Response]]:
         return handlers(self)
@@ -248,6 +251,7 @@ class ImageRegistry:
             failure = None
             if self.policy.version_fails(base_image):
                 failure = f"Unable to pull base image {base_image}: simulated failure (--fail-base-images)."
+            failure = self.faults.version_failure(name) or failure
             pending = failure is None and self.checks is not None and self.checks.resolves(base_image)
             values = {
                 "image_id": image["id"],

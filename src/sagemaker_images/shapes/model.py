@@ -59,8 +59,13 @@ def load_service(service_name: str) -> ServiceModel:
     return ServiceModel(_loader().load_service_model(service_name, "service-2"), service_name)
 
 
+@functools.cache
 def load_api(service_name: str, operation_names: tuple[str, ...]) -> Api:
-    """Compile validators and output shapers for ``operation_names`` of a botocore service."""
+    """Compile validators and output shapers for ``operation_names`` of a botocore service.
+
+    Once per process: every application built in it (the in-process testing mode builds one per
+    test) shares the compiled, read-only result.
+    """
     service = load_service(service_name)
     operations: dict[str, ApiOperation] = {}
     for name in operation_names:
