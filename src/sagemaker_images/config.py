@@ -134,6 +134,17 @@ class Settings:
         "call (request id, API, operation, account, region, status, error code, duration)",
         choices=("text", "json"),
     )
+    upstream: str = option(
+        "",
+        "forward every request not implemented here (other services, other SageMaker operations, other "
+        "Cloud Control types) unchanged to this URL, e.g. a moto server or LocalStack: one endpoint",
+        metavar="URL",
+    )
+    admin: bool = option(
+        False,
+        "serve the admin API for tests at `/_admin/` (reset, clock, fault injection, export/load); "
+        "under `--auth sigv4` only keys allowed `sagemaker-images:Admin` may use it",
+    )
     console_secret: str = option(
         "",
         "key of the console's session cookies and CSRF tokens (prefer the environment variable); "

@@ -19,6 +19,7 @@ from sagemaker_images.server import Application
 from sagemaker_images.services import PAGE_TOKEN_SECRET, build_authenticator
 from sagemaker_images.store import open_database
 from sagemaker_images.store.secrets import shared_secret
+from sagemaker_images.upstream import check_url
 
 log = logging.getLogger("sagemaker_images")
 
@@ -54,9 +55,17 @@ def serve(settings: Settings) -> int:
         authenticator = build_authenticator(settings)
         for route in settings.registry:
             parse_route(route)
+        if settings.upstream:
+            check_url(settings.upstream)
+        if settings.admin and settings.workers > 1:
+            raise ValueError("--admin needs --workers 1: the clock and faults it sets belong to one process")
     except (ValueError, OSError) as error:
         log.error("cannot start: %s", error)
         return 2
+    if settings.upstream:
+        log.info("forwarding every request not implemented here to %s", settings.upstream)
+    if settings.admin:
+        log.info("the admin API for tests is on at /_admin/")
     if authenticator is None:
         log.info("authentication is off: any credentials are accepted (local testing mode)")
     else:

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from sagemaker_images import __version__, access, access_log
+from sagemaker_images import __version__, access, access_log, admin
 from sagemaker_images.clock import Clock
 from sagemaker_images.config import Settings
 from sagemaker_images.console.app import API_PATH as CONSOLE_API
@@ -41,6 +41,7 @@ from sagemaker_images.shapes.model import ApiOperation
 from sagemaker_images.store import Database, open_database
 from sagemaker_images.store.resource_requests import ResourceRequests
 from sagemaker_images.tenancy import Tenant
+from sagemaker_images.upstream import Upstream
 
 log = logging.getLogger("sagemaker_images")
 
@@ -77,6 +78,11 @@ class Application:
         # Shared by every service: what tests move (the clock) and the failures they ask for.
         self.clock = Clock()
         self.faults = Faults()
+        if settings.admin:
+            self.routes.insert(1, admin.route(self))
+        self.upstream = Upstream(self, settings.upstream) if settings.upstream else None
+        if self.upstream is not None:
+            self.routes.insert(len(self.routes) - 2, self.upstream.route())  # before the AWS routes
 
     def start(self) -> None:
         if self.database is None:

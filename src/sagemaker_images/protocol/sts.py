@@ -41,6 +41,10 @@ _QUERY_CODES = {
 }
 
 
+# The actions answered here; with ``serve --upstream`` every other one is forwarded.
+ACTIONS = frozenset({"GetCallerIdentity"})
+
+
 class InvalidAction(ServiceError):
     code = "InvalidAction"
 
@@ -64,7 +68,7 @@ def answer(
     try:
         params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
         action = params.get("Action", "")
-        if action != "GetCallerIdentity":
+        if action not in ACTIONS:
             version = params.get("Version", API_VERSION)
             raise InvalidAction(f"Could not find operation {action} for version {version}")
         if caller is not None and caller.credential.service != SIGNING_NAME:

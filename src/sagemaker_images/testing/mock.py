@@ -26,7 +26,17 @@ from sagemaker_images.testing.inprocess import InProcessServer, request_body
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Settings that make no sense without a socket or a process of its own.
-_SERVER_ONLY = {"host", "port", "workers", "log_level", "request_timeout"}
+_SERVER_ONLY = {
+    "host",
+    "port",
+    "workers",
+    "log_level",
+    "log_format",
+    "request_timeout",
+    "console_secret",
+    "upstream",
+    "admin",
+}
 OPTIONS = tuple(f.name for f in dataclasses.fields(Settings) if f.name not in _SERVER_ONLY)
 
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
