@@ -95,6 +95,16 @@ class Application:
         self.metrics.watch_database(self.database, self._cloudcontrol_counts)
         self.ready = True
 
+    def advance_clock(self, seconds: float) -> float:
+        """Move every service's clock forward (tests: ``--admin``, the in-process mock); the new offset."""
+        offset = self.clock.advance(seconds)
+        for service in self.services.values():
+            for task in service.background:
+                wake = getattr(task, "wake", None)  # work waiting on the clock looks again now
+                if wake is not None:
+                    wake()
+        return offset
+
     def _cloudcontrol_counts(self) -> dict[str, int]:
         assert self.database is not None
         with self.database.read() as q:

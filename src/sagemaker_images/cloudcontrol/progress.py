@@ -433,6 +433,10 @@ class RequestTracker:
             self._worker = threading.Thread(target=self._run, name="cloudcontrol-requests", daemon=True)
             self._worker.start()
 
+    def wake(self) -> None:
+        """Look for due requests now (the clock was moved), not at the next idle tick."""
+        self._wake.set()
+
     def stop(self) -> None:
         """Let the step under way finish (a lease keeps others off it meanwhile), then end."""
         self._stop.set()

@@ -179,7 +179,7 @@ class MockSageMakerImages:
 
     def advance(self, seconds: float) -> None:
         """Move the registry's clock forward: statuses, timestamps, Cloud Control requests."""
-        self.server.app.clock.advance(seconds)
+        self.server.app.advance_clock(seconds)
 
     def fail_next(self, operation: str, error_code: str, count: int = 1, message: str | None = None) -> None:
         """The next ``count`` calls of ``operation`` (e.g. "CreateImageVersion") fail with ``error_code``.
