@@ -445,3 +445,21 @@ def test_calls_from_many_threads() -> None:
             for i in page["Images"]
         ]
         assert len(names) == 20
+
+
+def test_sigv4_mode_verifies_in_process_signatures_too(tmp_path: Path) -> None:
+    keys = {"keys": {"AKIDINPROC": {"secret": "right", "account": "123412341234", "allow": ["sagemaker:List*"]}}}
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    with mock_sagemaker_images(auth="sigv4", credentials=str(tmp_path / "keys.json"), fake_credentials=False):
+        config = Config(retries={"total_max_attempts": 1})
+        good = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="AKIDINPROC",
+                            aws_secret_access_key="right", config=config)
+        assert good.list_images()["Images"] == []
+        with pytest.raises(ClientError) as denied:
+            good.create_image(ImageName="no", RoleArn=ROLE)
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+        wrong = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="AKIDINPROC",
+                             aws_secret_access_key="wrong", config=config)
+        with pytest.raises(ClientError) as refused:
+            wrong.list_images()
+        assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
