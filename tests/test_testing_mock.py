@@ -377,7 +377,12 @@ async def _decorated_async() -> str:
 
 
 def test_decorates_a_coroutine_function() -> None:
-    assert asyncio.run(_decorated_async()) == "CREATED"
+    # In a thread of its own: a session fixture (Playwright's sync API) may hold this thread's loop.
+    result: list[str] = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(_decorated_async())))
+    thread.start()
+    thread.join()
+    assert result == ["CREATED"]
 
 
 @mock_sagemaker_images()
@@ -448,18 +453,30 @@ def test_calls_from_many_threads() -> None:
 
 
 def test_sigv4_mode_verifies_in_process_signatures_too(tmp_path: Path) -> None:
-    keys = {"keys": {"AKIDINPROC": {"secret": "right", "account": "123412341234", "allow": ["sagemaker:List*"]}}}
+    keys = {
+        "keys": {"AKIDINPROC": {"secret": "right", "account": "123412341234", "allow": ["sagemaker:List*"]}}
+    }
     (tmp_path / "keys.json").write_text(json.dumps(keys))
     with mock_sagemaker_images(auth="sigv4", credentials=str(tmp_path / "keys.json"), fake_credentials=False):
         config = Config(retries={"total_max_attempts": 1})
-        good = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="AKIDINPROC",
-                            aws_secret_access_key="right", config=config)
+        good = boto3.client(
+            "sagemaker",
+            region_name="eu-west-1",
+            aws_access_key_id="AKIDINPROC",
+            aws_secret_access_key="right",
+            config=config,
+        )
         assert good.list_images()["Images"] == []
         with pytest.raises(ClientError) as denied:
             good.create_image(ImageName="no", RoleArn=ROLE)
         assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
-        wrong = boto3.client("sagemaker", region_name="eu-west-1", aws_access_key_id="AKIDINPROC",
-                             aws_secret_access_key="wrong", config=config)
+        wrong = boto3.client(
+            "sagemaker",
+            region_name="eu-west-1",
+            aws_access_key_id="AKIDINPROC",
+            aws_secret_access_key="wrong",
+            config=config,
+        )
         with pytest.raises(ClientError) as refused:
             wrong.list_images()
         assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
