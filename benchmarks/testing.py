@@ -129,7 +129,11 @@ def main() -> int:
     from sagemaker_images.testing import mock_sagemaker_images
 
     load_before = os.getloadavg()
-    measures = {"stub floor": stub_floor, "moto DescribeModelPackageGroup": moto_call, "ours DescribeImage": ours_call}
+    measures = {
+        "stub floor": stub_floor,
+        "moto DescribeModelPackageGroup": moto_call,
+        "ours DescribeImage": ours_call,
+    }
     rounds: dict[str, list[float]] = {name: [] for name in measures}
     order = list(measures)
     for number in range(args.rounds):
@@ -142,8 +146,11 @@ def main() -> int:
     load_after = os.getloadavg()
 
     floor, moto = per_call["stub floor"], per_call["moto DescribeModelPackageGroup"]
-    print(f"python {sys.version.split()[0]}, {args.calls} calls x {args.rounds} rounds; load average "
-          f"{' '.join(f'{x:.2f}' for x in load_before)} before, {' '.join(f'{x:.2f}' for x in load_after)} after")
+    before, after = (" ".join(f"{x:.2f}" for x in load) for load in (load_before, load_after))
+    print(
+        f"python {sys.version.split()[0]}, {args.calls} calls x {args.rounds} rounds; "
+        f"load average {before} before, {after} after"
+    )
     print()
     print("| in-process call | us/call (median round) | x stub floor | x moto |")
     print("|---|---:|---:|---:|")
@@ -155,8 +162,10 @@ def main() -> int:
     print(f"| mock_sagemaker_images() enter + exit, fresh state | {fixture_ms:.2f} |")
     print(f"| moto mock_aws() enter + exit (reference) | {moto_ms:.2f} |")
     print()
-    print(f"server fixture ready (start to /_health 200), {args.servers} starts: "
-          f"median {statistics.median(ready):.2f} s, min {min(ready):.2f} s, max {max(ready):.2f} s")
+    print(
+        f"server fixture ready (start to /_health 200), {args.servers} starts: "
+        f"median {statistics.median(ready):.2f} s, min {min(ready):.2f} s, max {max(ready):.2f} s"
+    )
     return 0
 
 
