@@ -83,19 +83,19 @@ class Admin:
             from sagemaker_images.server import read_body
 
             body = await read_body(request.receive, limit, self.app.settings.request_timeout)
-            self._authorize(request, body)
+            await self._authorize(request, body)
             response = await endpoint(body)
         except ServiceError as error:
             payload = orjson.dumps({"__type": error.code, "message": error.message})
             response = Response(error.status, payload, JSON, {b"x-amzn-errortype": error.code.encode()})
         await respond(send, response)
 
-    def _authorize(self, request: Request, body: bytes) -> None:
+    async def _authorize(self, request: Request, body: bytes) -> None:
         if self.app.authenticator is None:
             return  # --auth none: every caller is trusted, as for the AWS API
         if "authorization" not in request.headers:
             raise MissingAuthenticationTokenException("Missing Authentication Token")
-        caller = self.app._authenticate(request.scope, body)
+        caller = await self.app._authenticate(request.scope, body)
         assert caller is not None
         allow = caller.principal.allow or ()
         # Only a pattern written for this API grants it: "*" or "sagemaker:*" do not.
