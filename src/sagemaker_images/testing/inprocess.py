@@ -16,7 +16,7 @@ import asyncio
 import sqlite3
 import threading
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, MutableMapping
 from io import BytesIO
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
@@ -105,7 +105,7 @@ class InProcessServer:
 
         answer: dict[str, Any] = {"status": 500, "headers": [], "body": []}
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 answer["status"] = message["status"]
                 answer["headers"] = message.get("headers", [])

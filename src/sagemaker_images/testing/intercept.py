@@ -33,7 +33,9 @@ _active: list[MockSageMakerImages] = []
 _original_emit = HierarchicalEmitter._emit
 
 
-def _emit(self: HierarchicalEmitter, event_name: str, kwargs: dict[str, Any], stop_on_response: bool = False):
+def _emit(
+    self: HierarchicalEmitter, event_name: str, kwargs: dict[str, Any], stop_on_response: bool = False
+) -> Any:
     if event_name.startswith(_SEND) and _active:
         mock = _active[-1]
         request = kwargs.get("request")
@@ -47,7 +49,7 @@ def _emit(self: HierarchicalEmitter, event_name: str, kwargs: dict[str, Any], st
 def activate(mock: MockSageMakerImages) -> None:
     with _lock:
         if not _active:
-            HierarchicalEmitter._emit = _emit  # type: ignore[method-assign]
+            HierarchicalEmitter._emit = _emit
         _active.append(mock)
 
 
@@ -59,4 +61,4 @@ def deactivate(mock: MockSageMakerImages) -> None:
                 del _active[index]
                 break
         if not _active:
-            HierarchicalEmitter._emit = _original_emit  # type: ignore[method-assign]
+            HierarchicalEmitter._emit = _original_emit

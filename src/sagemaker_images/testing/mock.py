@@ -138,7 +138,7 @@ class MockSageMakerImages:
                 test.addCleanup(self.stop)
                 set_up(test)
 
-            klass.setUp = setUp  # type: ignore[method-assign]
+            klass.setUp = setUp  # type: ignore[method-assign,assignment]
             return klass
         for name in dir(klass):
             if not name.startswith("test"):
@@ -269,6 +269,7 @@ def _configured_region() -> str | None:
     import botocore.session
 
     try:
-        return botocore.session.Session().get_config_variable("region")
+        region: str | None = botocore.session.Session().get_config_variable("region")
+        return region
     except Exception:  # a broken config file: no region from it
         return None

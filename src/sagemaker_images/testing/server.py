@@ -32,7 +32,7 @@ class ServerFailed(RuntimeError):
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def serve_arguments(options: dict[str, Any]) -> list[str]:
