@@ -530,9 +530,7 @@ def check_sequences(fuzzed, backend: str, examples: int, offset: int = 0) -> Non
                 assert key.can_pass(created["role"]) and key.may("create"), (where, name, created)
                 if created["tags"]:
                     assert key.can("sagemaker:AddTags"), (where, name, created)
-    report_line = (
-        f"authorization property [{backend}]: {EXAMPLES} keys x sequences, {tried} requests, seed {SEED}"
-    )
+    report_line = f"authorization property [{backend}]: {examples} random keys and sequences, {tried} requests, seed {SEED}"
     print(report_line)
     where_ = os.environ.get("SAGEMAKER_IMAGES_REPORT_DIR")
     if where_:
