@@ -307,6 +307,32 @@ class Handler:
                 return tags
             request["NextToken"] = page["NextToken"]
 
+    def tag_property(self, tenant: Tenant, arn: str) -> list[dict[str, str]]:
+        """The resource's tags as the model's ``Tags`` list (empty when it has none)."""
+        return [{"Key": k, "Value": v} for k, v in self.tags(tenant, arn).items()]
+
+    def list_page(
+        self,
+        tenant: Tenant,
+        operation: str,
+        request: dict[str, Any],
+        next_token: str | None,
+        *,
+        items: str,
+        identifier: str,
+    ) -> Listing:
+        """One page of a SageMaker List* call, as models that carry the identifier of each item.
+
+        AWS's list handlers call List* without MaxResults: SageMaker's default page size.
+        """
+        if next_token:
+            request = {**request, "NextToken": next_token}
+        try:
+            page = self.sagemaker(tenant, operation, request)
+        except ValidationException as exc:
+            raise invalid_request(exc.message) from None
+        return Listing([{identifier: item[identifier]} for item in page[items]], page.get("NextToken"))
+
     def sync_tags(self, tenant: Tenant, arn: str, desired: Model) -> None:
         """As AWS's update handlers: remove the tags that went away, then add the new or changed ones.
 

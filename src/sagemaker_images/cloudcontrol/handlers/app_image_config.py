@@ -77,21 +77,14 @@ class AppImageConfigHandler(Handler):
         for prop in _CONFIGS:
             if described.get(prop) is not None:
                 model[prop] = _to_model(described[prop])
-        tags = self.tags(tenant, described["AppImageConfigArn"])
-        if tags:
-            model["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if tags := self.tag_property(tenant, described["AppImageConfigArn"]):
+            model["Tags"] = tags
         return model
 
     def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
-        request: dict[str, Any] = {}
-        if next_token:
-            request["NextToken"] = next_token
-        try:
-            page = self.sagemaker(tenant, "ListAppImageConfigs", request)
-        except ValidationException as exc:
-            raise invalid_request(exc.message) from None
-        models = [{NAME: config[NAME]} for config in page["AppImageConfigs"]]
-        return Listing(models, page.get("NextToken"))
+        return self.list_page(
+            tenant, "ListAppImageConfigs", {}, next_token, items="AppImageConfigs", identifier=NAME
+        )
 
     # -- the state machines -----------------------------------------------------------------------
 

@@ -83,22 +83,12 @@ class ImageHandler(Handler):
         for prop, member in _OPTIONAL:
             if described.get(member) is not None:
                 model[prop] = described[member]
-        tags = self.tags(tenant, described["ImageArn"])
-        if tags:
-            model["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if tags := self.tag_property(tenant, described["ImageArn"]):
+            model["Tags"] = tags
         return model
 
     def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
-        # AWS's list handler calls ListImages without MaxResults: SageMaker's default page size.
-        request: dict[str, Any] = {}
-        if next_token:
-            request["NextToken"] = next_token
-        try:
-            page = self.sagemaker(tenant, "ListImages", request)
-        except ValidationException as exc:
-            raise invalid_request(exc.message) from None
-        models = [{"ImageArn": image["ImageArn"]} for image in page["Images"]]
-        return Listing(models, page.get("NextToken"))
+        return self.list_page(tenant, "ListImages", {}, next_token, items="Images", identifier="ImageArn")
 
     # -- the state machines -----------------------------------------------------------------------
 

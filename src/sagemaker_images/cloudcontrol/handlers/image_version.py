@@ -87,17 +87,18 @@ class ImageVersionHandler(Handler):
         return model
 
     def list(self, tenant: Tenant, resource_model: Model, next_token: str | None) -> Listing:
-        request: dict[str, Any] = {"ImageName": resource_model["ImageName"]}
-        if next_token:
-            request["NextToken"] = next_token
+        request = {"ImageName": resource_model["ImageName"]}
         try:
-            page = self.sagemaker(tenant, "ListImageVersions", request)
+            return self.list_page(
+                tenant,
+                "ListImageVersions",
+                request,
+                next_token,
+                items="ImageVersions",
+                identifier="ImageVersionArn",
+            )
         except ResourceNotFound:
             raise not_found(IMAGE, resource_model["ImageName"]) from None
-        except ValidationException as exc:
-            raise invalid_request(exc.message) from None
-        models = [{"ImageVersionArn": v["ImageVersionArn"]} for v in page["ImageVersions"]]
-        return Listing(models, page.get("NextToken"))
 
     # -- the state machines -----------------------------------------------------------------------
 
