@@ -43,10 +43,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         session.config.stash[_STASH_KEY] = SageMakerImagesServer(state).start()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    server = config.stash.get(_STASH_KEY, None)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # At the end of the session, not at unconfigure: pytest-xdist workers end without unconfiguring.
+    server = session.config.stash.get(_STASH_KEY, None)
     if server is not None:
         server.stop()
+        del session.config.stash[_STASH_KEY]
 
 
 @pytest.fixture
