@@ -482,3 +482,46 @@ def test_sigv4_mode_verifies_in_process_signatures_too(tmp_path: Path) -> None:
         with pytest.raises(ClientError) as refused:
             wrong.list_images()
         assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+
+
+def test_base_images_pushed_to_motos_ecr_resolve_in_process() -> None:
+    """With ``ecr_endpoint="aws"`` the in-process registry resolves ECR BaseImages through botocore, so
+    the images a test pushed to moto's ECR are found (digest pinned) and a missing tag fails the
+    version, as it would on AWS."""
+    fast = {"Delay": 0.1, "MaxAttempts": 300}
+    with mock_aws(), mock_sagemaker_images(ecr_endpoint="aws"):
+        ecr = boto3.client("ecr", region_name="us-east-1")
+        registry = ecr.create_repository(repositoryName="team/app")["repository"]["registryId"]
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": "sha256:" + "ab" * 32,
+                "size": 2,
+            },
+            "layers": [],
+        }
+        pushed = ecr.put_image(repositoryName="team/app", imageManifest=json.dumps(manifest), imageTag="v1")
+        digest = pushed["image"]["imageId"]["imageDigest"]
+        host = f"{registry}.dkr.ecr.us-east-1.amazonaws.com"
+
+        sm = boto3.client("sagemaker", region_name="us-east-1")
+        sm.create_image(ImageName="pushed", RoleArn=ROLE)
+        sm.get_waiter("image_created").wait(ImageName="pushed", WaiterConfig=fast)
+        sm.create_image_version(ImageName="pushed", BaseImage=f"{host}/team/app:v1")
+        sm.get_waiter("image_version_created").wait(ImageName="pushed", Version=1, WaiterConfig=fast)
+        found = sm.describe_image_version(ImageName="pushed", Version=1)
+        assert found["ContainerImage"] == f"{host}/team/app@{digest}"
+        assert found["BaseImage"] == f"{host}/team/app:v1"
+
+        sm.create_image_version(ImageName="pushed", BaseImage=f"{host}/team/app:never-pushed")
+        deadline = time.monotonic() + 60
+        while (missing := sm.describe_image_version(ImageName="pushed", Version=2))[
+            "ImageVersionStatus"
+        ] == "CREATING":
+            assert time.monotonic() < deadline, missing
+            time.sleep(0.1)
+        assert missing["ImageVersionStatus"] == "CREATE_FAILED"
+        assert "Requested image not found" in missing["FailureReason"]
+        assert "ContainerImage" not in missing
