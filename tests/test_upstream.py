@@ -66,7 +66,9 @@ class _Handler(socketserver.StreamRequestHandler):
             self.wfile.flush()
             return
         if path == "/slow-answer":
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Up: slow\r\n\r\n")
+            self.wfile.write(
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\nX-Up: slow\r\n\r\n"
+            )
             self.wfile.write(b"5\r\nfirst\r\n")
             self.wfile.flush()
             server.release.wait(30)
@@ -75,7 +77,9 @@ class _Handler(socketserver.StreamRequestHandler):
             return
         answer = json.dumps({"got": len(body)}).encode()
         self.wfile.write(
-            b"HTTP/1.1 418 I'm a teapot\r\nContent-Type: application/json\r\nX-Up: yes\r\n"
+            # It serves one request per connection, and says so: a client that kept the connection
+            # for another request would race the close (a 502 the upstream never saw).
+            b"HTTP/1.1 418 I'm a teapot\r\nConnection: close\r\nContent-Type: application/json\r\nX-Up: yes\r\n"
             + f"Content-Length: {len(answer)}\r\n\r\n".encode()
             + answer
         )
