@@ -19,15 +19,19 @@ DEBIAN_AWS = Path("/usr/bin/aws")
 
 
 @pytest.fixture(scope="module")
-def aws2(moving_server):
+def aws2(moving_server, tmp_path_factory):
     if not DEBIAN_AWS.exists():
         unavailable("the AWS CLI v2 of Debian is not installed (apt-get install awscli)")
     version = subprocess.run([DEBIAN_AWS, "--version"], capture_output=True, text=True).stdout
     if not version.startswith("aws-cli/2."):
         unavailable(f"{DEBIAN_AWS} is not the AWS CLI v2: {version.strip()}")
     account = new_account()
+    # Debian's CLI runs on Debian's python with an environment of its own: nothing of the test run's
+    # (its virtual environment, another AWS CLI's data, a HOME with ~/.aws) can reach it.
     env = {
-        **os.environ,
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path_factory.mktemp("aws-cli-v2-home")),
+        "LANG": "C.UTF-8",
         "AWS_ACCESS_KEY_ID": account,
         "AWS_SECRET_ACCESS_KEY": "secret",
         "AWS_DEFAULT_REGION": "eu-central-1",
@@ -42,7 +46,14 @@ def aws2(moving_server):
         command = [str(DEBIAN_AWS), "--endpoint-url", moving_server.endpoint, "--output", "json", *args]
         result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
         if check and result.returncode != 0:
-            raise AssertionError(f"aws {' '.join(args)} failed ({result.returncode}): {result.stderr}")
+            # The same call with --debug says where the CLI was when it failed.
+            debug = subprocess.run(
+                [*command, "--debug"], capture_output=True, text=True, env=env, timeout=300
+            )
+            raise AssertionError(
+                f"aws {' '.join(args)} failed ({result.returncode}): {result.stderr}\n"
+                f"again with --debug:\n{debug.stderr[-6000:]}"
+            )
         return result
 
     run.account = account  # type: ignore[attr-defined]
