@@ -13,6 +13,12 @@ import pytest
 from tests.conftest import new_account
 from tests.consumers import moving_server, unavailable
 
+# Debian's Go SDK v2 once failed GetCallerIdentity with "use of closed network connection" on its own
+# side of a healthy connection, and its AWS CLI v2 thrice with "'Namespace' object has no attribute
+# 'cli_binary_format'" before it ran a request; both pass on their own. One more run is allowed and
+# reported (R in pytest's output), so a real regression still fails twice.
+pytestmark = pytest.mark.flaky(reruns=1)
+
 __all__ = ["moving_server"]
 
 DEBIAN_AWS = Path("/usr/bin/aws")
