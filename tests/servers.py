@@ -123,6 +123,18 @@ def unread_connections(port: int) -> tuple[int, int]:
     return established, unread
 
 
+@contextlib.contextmanager
+def sigv4_server(path: Path, keys: dict) -> Iterator[ServerProcess]:
+    """A server on SQLite in ``path`` that verifies SigV4 against ``keys`` (credentials file entries)."""
+    (path / "keys.json").write_bytes(orjson.dumps({"keys": keys}))
+    credentials = str(path / "keys.json")
+    db_url = f"sqlite:///{path / 'state.db'}"
+    with ServerProcess(
+        db_url, "--auth", "sigv4", "--credentials", credentials, log_path=path / "server.log"
+    ) as process:
+        yield process
+
+
 def postgres_available() -> str | None:
     """None if the test PostgreSQL answers, else why not."""
     try:

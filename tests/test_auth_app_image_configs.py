@@ -10,7 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.servers import ServerProcess
+from tests.servers import sigv4_server
 
 ACCOUNT = "111122223333"
 TYPE = "AWS::SageMaker::AppImageConfig"
@@ -44,17 +44,7 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    path = tmp_path_factory.mktemp("auth-configs")
-    (path / "keys.json").write_text(json.dumps({"keys": KEYS}))
-    process = ServerProcess(
-        f"sqlite:///{path / 'state.db'}",
-        "--auth",
-        "sigv4",
-        "--credentials",
-        str(path / "keys.json"),
-        log_path=path / "server.log",
-    )
-    with process:
+    with sigv4_server(tmp_path_factory.mktemp("auth-configs"), KEYS) as process:
         yield process
 
 

@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sagemaker_images.cloudcontrol.schema import schema_for
-from tests.servers import ServerProcess
+from tests.servers import sigv4_server
 from tests.test_cloudcontrol import create, properties, update, wait
 
 IMAGE = "AWS::SageMaker::Image"
@@ -81,17 +81,7 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    path = tmp_path_factory.mktemp("schema-auth")
-    (path / "keys.json").write_text(json.dumps({"keys": KEYS}))
-    process = ServerProcess(
-        f"sqlite:///{path / 'state.db'}",
-        "--auth",
-        "sigv4",
-        "--credentials",
-        str(path / "keys.json"),
-        log_path=path / "server.log",
-    )
-    with process:
+    with sigv4_server(tmp_path_factory.mktemp("schema-auth"), KEYS) as process:
         yield process
 
 

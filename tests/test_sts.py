@@ -3,7 +3,6 @@ XML, as Terraform's awscc provider, Pulumi AWS Native and ``aws sts get-caller-i
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ET
 
 import boto3
@@ -15,7 +14,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.conftest import client_for
-from tests.servers import ServerProcess
+from tests.servers import sigv4_server
 
 NS = {"sts": "https://sts.amazonaws.com/doc/2011-06-15/"}
 
@@ -117,17 +116,7 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory):
-    path = tmp_path_factory.mktemp("sts-auth")
-    (path / "keys.json").write_text(json.dumps({"keys": KEYS}))
-    process = ServerProcess(
-        f"sqlite:///{path / 'state.db'}",
-        "--auth",
-        "sigv4",
-        "--credentials",
-        str(path / "keys.json"),
-        log_path=path / "server.log",
-    )
-    with process:
+    with sigv4_server(tmp_path_factory.mktemp("sts-auth"), KEYS) as process:
         yield process
 
 
