@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError, NoCredentialsError
 from moto import mock_aws
 
 from sagemaker_images.testing import mock_sagemaker_images
+from tests.calls import wait_until
 
 ROLE = "arn:aws:iam::000000000000:role/SageMakerRole"
 
@@ -247,6 +248,9 @@ def test_advance_moves_statuses_timestamps_and_cloud_control() -> None:
         )["ProgressEvent"]
         status = cc.get_resource_request_status(RequestToken=event["RequestToken"])["ProgressEvent"]
         assert status["OperationStatus"] == "IN_PROGRESS"
+        # The request's first step creates the image a moment of real time after it is accepted; a
+        # clock moved before that would not count for an image that does not exist yet.
+        wait_until(lambda: sm.list_images(NameContains="cc-slow")["Images"], what="the image")
         images.advance(600)
         # Cloud Control's worker takes each step within a moment of real time once it is due.
         deadline = time.monotonic() + 30
