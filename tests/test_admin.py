@@ -62,6 +62,26 @@ def test_reset_clock_faults_export_load(admin_server: SageMakerImagesServer) -> 
     assert status == 200 and json.loads(clock)["offset"] == 0
 
 
+def test_a_load_that_fails_halfway_changes_nothing(admin_server: SageMakerImagesServer) -> None:
+    admin_server.reset()
+    sm = admin_server.client("sagemaker", config=NO_RETRIES)
+    sm.create_image(ImageName="replacement", RoleArn=ROLE)
+    snapshot = admin_server.export()
+    admin_server.reset()
+    sm.create_image(ImageName="current", RoleArn=ROLE, Tags=[{"Key": "k", "Value": "v"}])
+    before = admin_server.export()
+    lines = snapshot.splitlines(keepends=True)
+    for broken in (
+        "".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2],  # cut off within its last row
+        snapshot + lines[-1],  # its last row twice
+    ):
+        status, answer = admin_server._request("POST", "/_admin/load", broken.encode())
+        assert (status, json.loads(answer)["__type"]) == (400, "ValidationException")
+        assert admin_server.export() == before
+    admin_server.load(snapshot)
+    assert [i["ImageName"] for i in sm.list_images()["Images"]] == ["replacement"]
+
+
 @pytest.mark.parametrize(
     ("method", "name", "body", "code"),
     [

@@ -529,3 +529,91 @@ def test_base_images_pushed_to_motos_ecr_resolve_in_process() -> None:
         assert missing["ImageVersionStatus"] == "CREATE_FAILED"
         assert "Requested image not found" in missing["FailureReason"]
         assert "ContainerImage" not in missing
+
+
+# -- state kept in a database of the test's choosing ---------------------------------------------
+
+
+def _image_names(sm) -> list[str]:
+    return sorted(i["ImageName"] for i in sm.list_images()["Images"])
+
+
+def test_a_named_database_keeps_state_across_contexts_and_resets_and_loads(database_url: str) -> None:
+    """``db=`` takes what ``serve --db`` takes, PostgreSQL included: state outlives the context,
+    ``reset`` empties it, and ``export``/``load`` move it."""
+    with mock_sagemaker_images(db=database_url):
+        sm = boto3.client("sagemaker")
+        sm.create_image(ImageName="kept", RoleArn=ROLE, Tags=[{"Key": "team", "Value": "ml"}])
+        sm.create_image_version(ImageName="kept", BaseImage="python:3", Aliases=["stable"], ClientToken="a")
+    with mock_sagemaker_images(db=database_url) as images:
+        sm = boto3.client("sagemaker")
+        assert _image_names(sm) == ["kept"]
+        assert sm.describe_image_version(ImageName="kept", Alias="stable")["Version"] == 1
+        snapshot = images.export()
+        images.reset()
+        assert _image_names(sm) == []
+    with mock_sagemaker_images(db=database_url) as images:
+        sm = boto3.client("sagemaker")
+        assert _image_names(sm) == []
+        images.load(snapshot)
+        assert _image_names(sm) == ["kept"]
+        arn = sm.describe_image(ImageName="kept")["ImageArn"]
+        assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+        # Ids and counters came back as they were: the next version is 2, and new rows get new ids.
+        sm.create_image_version(ImageName="kept", BaseImage="python:3", ClientToken="b")
+        assert sm.describe_image_version(ImageName="kept")["Version"] == 2
+        sm.create_image(ImageName="after-load", RoleArn=ROLE)
+        assert _image_names(sm) == ["after-load", "kept"]
+
+
+def _broken_snapshots(snapshot: str) -> dict[str, str]:
+    lines = snapshot.splitlines(keepends=True)
+    last = lines[-1]
+    duplicate = next(line for line in lines if '"table":"images"' in line)
+    return {
+        # Cut off in the middle of its last row, after the rows before it were inserted.
+        "cut short": "".join(lines[:-1]) + last[: len(last) // 2],
+        "unknown table at the end": snapshot + '{"table": "no_such_table", "row": {}}\n',
+        "a row twice": snapshot + duplicate,
+        "not an export": "hello\n",
+    }
+
+
+def test_load_is_all_or_nothing(database_url: str) -> None:
+    """A snapshot that fails halfway leaves the state it was meant to replace exactly as it was."""
+    from sagemaker_images.store.transfer import TransferError
+
+    with mock_sagemaker_images() as source:
+        sm = boto3.client("sagemaker")
+        for name in ("new-a", "new-b"):
+            sm.create_image(ImageName=name, RoleArn=ROLE)
+            sm.create_image_version(ImageName=name, BaseImage="python:3", ClientToken=name)
+        snapshot = source.export()
+    with mock_sagemaker_images(db=database_url) as images:
+        sm = boto3.client("sagemaker")
+        sm.create_image(ImageName="old", RoleArn=ROLE, Tags=[{"Key": "k", "Value": "v"}])
+        sm.create_image_version(ImageName="old", BaseImage="python:3", Aliases=["live"], ClientToken="o")
+        before = images.export()
+        for what, broken in _broken_snapshots(snapshot).items():
+            with pytest.raises(TransferError):
+                images.load(broken)
+            assert images.export() == before, what
+        assert sm.describe_image_version(ImageName="old", Alias="live")["Version"] == 1
+        images.load(snapshot)  # the intact one replaces it
+        assert _image_names(sm) == ["new-a", "new-b"]
+
+
+def test_reset_keeps_the_key_of_page_tokens(tmp_path: Path) -> None:
+    """The pagination key belongs to the installation, not its state (export leaves it behind too):
+    a reset keeps it, so a registry opened on the same database later reads tokens issued before."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with mock_sagemaker_images(db=url) as images:
+        sm = boto3.client("sagemaker")
+        images.reset()
+        for name in ("a", "b"):
+            sm.create_image(ImageName=name, RoleArn=ROLE)
+        token = sm.list_images(MaxResults=1, SortBy="IMAGE_NAME", SortOrder="ASCENDING")["NextToken"]
+    with mock_sagemaker_images(db=url):
+        sm = boto3.client("sagemaker")
+        page = sm.list_images(MaxResults=1, SortBy="IMAGE_NAME", SortOrder="ASCENDING", NextToken=token)
+        assert [i["ImageName"] for i in page["Images"]] == ["b"]

@@ -10,7 +10,8 @@ What ``mock_sagemaker_images``'s handle does in process, a test does to a server
     POST /_admin/fail-next-versions    {"count"?, "reason"?, "image_name"?}
     GET  /_admin/faults                what is still queued
     GET  /_admin/export                all state as the JSON Lines of ``sagemaker-images export``
-    POST /_admin/load                  replace all state with such an export (the request body)
+    POST /_admin/load                  replace all state with such an export (the request body), all
+                                       or nothing
 
 Off unless the server was started with ``--admin``: then ``/_admin/`` paths are not routes at all.
 Under ``--auth sigv4`` every admin request must be signed (any service name in the credential
@@ -159,13 +160,9 @@ class Admin:
         return Response(200, out.getvalue(), b"application/x-ndjson")
 
     async def load(self, body: bytes) -> Response:
-        def replace() -> dict[str, int]:
-            database = self._database()
-            clear_state(database)
-            return import_state(database, body.splitlines())
-
         try:
-            counts = await self._run(replace)
+            # One transaction: an export that turns out to be broken leaves the state as it was.
+            counts = await self._run(lambda: import_state(self._database(), body.splitlines(), replace=True))
         except TransferError as error:
             raise ValidationException(str(error)) from None
         return _ok({"loaded": counts})

@@ -8,7 +8,9 @@ metadata's dependency order)::
 
 ``import`` loads such a stream into an empty database in one transaction (all or nothing), keeping
 every primary key and counter as it was — ids, ``version_counter`` (so version numbers are never
-reused), lifecycle columns — and moves PostgreSQL's id sequences past the imported ids.
+reused), lifecycle columns — and moves PostgreSQL's id sequences past the imported ids. The test
+tools' load (``import_state(..., replace=True)``) deletes the state it replaces inside that same
+transaction: a stream that breaks off or does not fit leaves the database as it was.
 
 Tables are found by iterating ``tables.metadata``, so a table added to the schema later travels
 without a change here. Both ends must be at the same schema revision: the export is read at the
@@ -21,7 +23,7 @@ import base64
 import datetime
 import decimal
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import orjson
@@ -84,8 +86,12 @@ def export_state(database: Database, out: IO[bytes]) -> dict[str, int]:
     return counts
 
 
-def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
-    """Load an export into ``database``, which must hold no rows yet; returns rows per table."""
+def import_state(database: Database, lines: Iterable[bytes], *, replace: bool = False) -> dict[str, int]:
+    """Load an export into ``database``; returns rows per table.
+
+    The database must hold no state yet, unless ``replace``: then its state is deleted first, in the
+    same transaction, so an export that turns out to be broken halfway leaves the old state as it was.
+    """
     stream = iter(lines)
     header = _header(next(stream, b""))
     counts: dict[str, int] = {}
@@ -98,34 +104,44 @@ def import_state(database: Database, lines: Iterable[bytes]) -> dict[str, int]:
                 "export and import with the same version of sagemaker-images"
             )
         _refuse_unknown_tables(conn)
+        if replace:
+            _delete_state(conn)
         for table in _state_tables():
             if conn.execute(sa.select(sa.literal(1)).select_from(table).limit(1)).first() is not None:
                 raise TransferError(f"table {table.name} is not empty: import needs an empty database")
-        current: sa.Table | None = None
-        batch: list[dict[str, Any]] = []
-        for number, raw in enumerate(stream, start=2):
-            if not raw.strip():
-                continue
-            try:
-                item = orjson.loads(raw)
-                name, row = item["table"], item["row"]
-            except (orjson.JSONDecodeError, KeyError, TypeError):
-                raise TransferError(f"line {number}: not a row of a sagemaker-images export") from None
-            if current is None or name != current.name:
-                _insert(conn, current, batch)
-                batch = []
-                current = metadata.tables.get(name) if name not in INSTALLATION_TABLES else None
-                if current is None:
-                    raise TransferError(f"line {number}: unknown table {name!r}")
-            batch.append(_decode(current, row, number))
-            counts[name] = counts.get(name, 0) + 1
-            if len(batch) >= BATCH:
-                _insert(conn, current, batch)
-                batch = []
-        _insert(conn, current, batch)
+        try:
+            _load_rows(conn, stream, counts)
+        except sa.exc.IntegrityError as error:
+            raise TransferError(f"the export's rows do not fit together: {error.orig}") from None
         if not database.is_sqlite:
             _advance_sequences(conn)
     return counts
+
+
+def _load_rows(conn: Connection, stream: Iterator[bytes], counts: dict[str, int]) -> None:
+    """Insert the rows after the header, in batches; ``counts`` gets the rows per table."""
+    current: sa.Table | None = None
+    batch: list[dict[str, Any]] = []
+    for number, raw in enumerate(stream, start=2):
+        if not raw.strip():
+            continue
+        try:
+            item = orjson.loads(raw)
+            name, row = item["table"], item["row"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            raise TransferError(f"line {number}: not a row of a sagemaker-images export") from None
+        if current is None or name != current.name:
+            _insert(conn, current, batch)
+            batch = []
+            current = metadata.tables.get(name) if name not in INSTALLATION_TABLES else None
+            if current is None:
+                raise TransferError(f"line {number}: unknown table {name!r}")
+        batch.append(_decode(current, row, number))
+        counts[name] = counts.get(name, 0) + 1
+        if len(batch) >= BATCH:
+            _insert(conn, current, batch)
+            batch = []
+    _insert(conn, current, batch)
 
 
 def _header(raw: bytes) -> dict[str, Any]:
@@ -210,7 +226,12 @@ def _decode(table: sa.Table, row: dict[str, Any], number: int) -> dict[str, Any]
 
 
 def clear_state(database: Database) -> None:
-    """Delete every row of every table, children first, in one transaction; the schema stays."""
+    """Delete all state, children first, in one transaction; the schema and the installation's own
+    secrets stay (as export leaves them behind), so replicas and tokens already issued keep their key."""
     with database.write() as q:
-        for table in reversed(metadata.sorted_tables):
-            q.conn.execute(table.delete())
+        _delete_state(q.conn)
+
+
+def _delete_state(conn: Connection) -> None:
+    for table in reversed(_state_tables()):
+        conn.execute(table.delete())

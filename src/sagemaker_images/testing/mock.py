@@ -208,8 +208,12 @@ class MockSageMakerImages:
         return out.getvalue().decode("utf-8")
 
     def load(self, snapshot: str | bytes | Path) -> None:
-        """Replace all state with a snapshot: what ``export()`` returned, or a path to such a file."""
-        from sagemaker_images.store.transfer import clear_state, import_state
+        """Replace all state with a snapshot: what ``export()`` returned, or a path to such a file.
+
+        A snapshot that cannot be loaded (cut short, edited, of another schema revision) raises
+        ``sagemaker_images.store.transfer.TransferError`` and leaves the state as it was.
+        """
+        from sagemaker_images.store.transfer import import_state
 
         if isinstance(snapshot, Path):
             data = snapshot.read_bytes()
@@ -219,9 +223,8 @@ class MockSageMakerImages:
             data = bytes(snapshot)
         else:
             raise TypeError("load() takes what export() returned (str or bytes) or a pathlib.Path")
-        database = self.server.database
-        clear_state(database)
-        import_state(database, data.splitlines())
+        # One transaction: a snapshot that turns out to be broken leaves the state as it was.
+        import_state(self.server.database, data.splitlines(), replace=True)
 
     def reset(self) -> None:
         """Fresh state: no images, no queued failures, the clock back to the present."""
