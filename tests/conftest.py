@@ -183,14 +183,22 @@ def aws_cli(server: ServerProcess, account: str) -> Callable[..., subprocess.Com
     return run
 
 
+# Fixtures that run a program besides the server (the AWS CLI, a browser): their tests are external.
+EXTERNAL_FIXTURES = frozenset({"aws_cli", "browser"})
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """AWS CLI tests on PostgreSQL are long tests (run by ``-m long`` and .ci/run).
+    """Tests that drive the AWS CLI or a browser are external tests (``-m external``, run by .ci/run).
 
     Each ``aws`` invocation starts a Python interpreter and loads botocore (about a second of CPU), and
-    what they check, the CLI's own behaviour, is the same on both backends: the default run keeps
-    their SQLite runs, while every operation they use is driven over PostgreSQL by boto3 elsewhere.
+    a browser test starts Chromium: the default run drives every operation with boto3 and raw HTTP
+    instead, and leaves these to the run of external programs. AWS CLI tests on PostgreSQL are long
+    tests too: what they check, the CLI's own behaviour, is the same on both backends.
     """
     for item in items:
-        if "aws_cli" in getattr(item, "fixturenames", ()) and "[postgres" in item.nodeid:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & EXTERNAL_FIXTURES:
+            item.add_marker(pytest.mark.external)
+        if "aws_cli" in fixtures and "[postgres" in item.nodeid:
             item.add_marker(pytest.mark.long)

@@ -118,6 +118,7 @@ def test_boto3_with_the_right_keys_just_works(secured):
     sm.delete_image(ImageName="signed")
 
 
+@pytest.mark.external
 def test_the_aws_cli_with_the_right_keys_just_works(secured):
     env = {
         **os.environ,

@@ -24,7 +24,7 @@ from tests.consumers import moving_server, run_flow, unavailable
 # side of a healthy connection, and its AWS CLI v2 thrice with "'Namespace' object has no attribute
 # 'cli_binary_format'" before it ran a request; both pass on their own. One more run is allowed and
 # reported (R in pytest's output), so a real regression still fails twice.
-pytestmark = pytest.mark.flaky(reruns=1)
+pytestmark = [pytest.mark.external, pytest.mark.flaky(reruns=1)]
 
 __all__ = ["moving_server"]
 

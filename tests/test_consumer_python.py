@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import new_account
 from tests.consumers import moving_server, python_environment, run_flow
 
+pytestmark = pytest.mark.external
+
 __all__ = ["moving_server"]
 
 FLOWS = Path(__file__).parent / "python"

@@ -57,6 +57,7 @@ def test_botocore_endpoint_variables(server, account, style):
     assert json.loads(result.stdout) == {"account": account, "images": ["by-env", "by-env-cc"]}
 
 
+@pytest.mark.external
 def test_aws_cli_reads_the_endpoint_variable(server, account):
     env = environment(account, AWS_ENDPOINT_URL_SAGEMAKER=server.endpoint, AWS_DEFAULT_REGION="us-east-1")
     command = [sys.executable, "-m", "awscli", "sagemaker", "create-image", "--image-name", "cli-env",

@@ -13,6 +13,8 @@ import pytest
 from tests.conftest import new_account
 from tests.consumers import moving_server, run_flow
 
+pytestmark = pytest.mark.external
+
 __all__ = ["moving_server"]
 
 JS = Path(__file__).parent / "js"

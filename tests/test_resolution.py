@@ -28,7 +28,10 @@ from tests.registries import (
 from tests.servers import ServerProcess, free_port, fresh_postgres_database
 from tests.test_cloudcontrol import create, wait
 
-pytestmark = pytest.mark.skipif(registry_missing() is not None, reason=str(registry_missing()))
+pytestmark = [
+    pytest.mark.external,
+    pytest.mark.skipif(registry_missing() is not None, reason=str(registry_missing())),
+]
 
 HOST = "registry.example.com"  # what users write; --registry maps it to the local registry
 FAST = {"Delay": 1, "MaxAttempts": 30}
