@@ -5,7 +5,9 @@ One of each, shared by every test module (and by benchmarks/ for raw calls):
   account from (the access key id), for wire-level assertions;
 - ``error_of``: the AWS error a boto3 call failed with;
 - ``wait_until``: poll a condition with a deadline (a test never waits forever);
-- ``FAST_WAITER``: boto3 waiter settings for servers whose transitions take a fraction of a second.
+- ``FAST_WAITER``: boto3 waiter settings for servers whose transitions take a fraction of a second;
+- ``advance_clock``: move the clock of a server started with ``--admin`` (transitions of minutes end
+  at once, and a test sees every status in between without sleeping).
 """
 
 from __future__ import annotations
@@ -78,3 +80,11 @@ def wait_until(condition: Callable[[], object], timeout: float = 15.0, what: str
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
         time.sleep(0.02)
+
+
+def advance_clock(server: Any, seconds: float) -> None:
+    """Move the clock of a server started with ``--admin`` forward by ``seconds``."""
+    status, body = server.request(
+        "POST", "/_admin/clock", orjson.dumps({"advance": seconds}), {"Content-Type": "application/json"}
+    )
+    assert status == 200, body

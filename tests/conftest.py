@@ -10,6 +10,7 @@ SAGEMAKER_IMAGES_REQUIRE_BROWSER=1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import subprocess
@@ -81,6 +82,34 @@ def start_server(database_url: str, artifacts: Path) -> Iterator[Callable[..., S
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_servers(backend: str, tmp_path_factory: pytest.TempPathFactory, artifacts: Path):
+    """Servers with extra flags shared by the tests of a module: ``shared_servers(*flags, replica=0)``.
+
+    One server per set of flags and replica number, started on first use and stopped after the
+    module; the replicas of one set of flags share a database of their own (a server's flags decide
+    what its background work does, so servers with other flags never share its database). Tests stay
+    apart by account, as on the default shared server.
+    """
+    databases: dict[tuple[str, ...], str] = {}
+    started: dict[tuple[tuple[str, ...], int], ServerProcess] = {}
+    with contextlib.ExitStack() as stack:
+
+        def get(*args: str, replica: int = 0) -> ServerProcess:
+            if args not in databases:
+                if backend == "sqlite":
+                    databases[args] = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'state.db'}"
+                else:
+                    databases[args] = stack.enter_context(fresh_postgres_database())
+            key = (args, replica)
+            if key not in started:
+                process = ServerProcess(databases[args], *args, log_path=artifacts / "shared.log")
+                started[key] = stack.enter_context(process)
+            return started[key]
+
+        yield get
 
 
 CHROMIUM = os.environ.get("SAGEMAKER_IMAGES_TEST_CHROMIUM", "/usr/bin/chromium")

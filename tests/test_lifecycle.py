@@ -1,21 +1,24 @@
-"""Asynchronous statuses: delays, failures, wrong-state errors, waiters, the opt-in concurrency rule."""
+"""Asynchronous statuses: delays, failures, wrong-state errors, waiters, the opt-in concurrency rule.
+
+Transitions here take five minutes, and the tests move the server's clock (``--admin``) past them:
+every in-between status is seen for as long as a test needs, and no test sleeps.
+"""
 
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from tests.calls import FAST_WAITER, error_of
+from tests.calls import FAST_WAITER, advance_clock, error_of
 from tests.conftest import client_for
 
-
-@pytest.fixture
-def slow(start_server, account):
-    """A server whose transitions take a second (time enough to see each in progress on a busy machine)."""
-    return client_for(start_server("--transition-delay", "1").endpoint, account)
+DELAY = 300
+SLOW = ("--transition-delay", str(DELAY), "--admin")
 
 
-def test_transitions_take_the_configured_delay(slow, role_arn, account):
+def test_transitions_take_the_configured_delay(shared_servers, role_arn, account):
+    server = shared_servers(*SLOW)
+    slow = client_for(server.endpoint, account)
     slow.create_image(ImageName="slow", RoleArn=role_arn)
     assert slow.describe_image(ImageName="slow")["ImageStatus"] == "CREATING"
     assert slow.list_images()["Images"][0]["ImageStatus"] == "CREATING"
@@ -31,6 +34,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
         slow.delete_image(ImageName="slow")
     assert error_of(excinfo)[0] == "ResourceInUse"
 
+    advance_clock(server, DELAY)
     slow.get_waiter("image_created").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
     image = slow.describe_image(ImageName="slow")
     assert image["ImageStatus"] == "CREATED"
@@ -38,6 +42,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
 
     slow.update_image(ImageName="slow", Description="changed")
     assert slow.describe_image(ImageName="slow")["ImageStatus"] == "UPDATING"
+    advance_clock(server, DELAY)
     slow.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
 
     slow.create_image_version(ImageName="slow", BaseImage="b")
@@ -47,6 +52,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
     with pytest.raises(ClientError) as excinfo:
         slow.update_image_version(ImageName="slow", Version=1, AliasesToAdd=["a"])
     assert error_of(excinfo)[0] == "ResourceInUse"
+    advance_clock(server, DELAY)
     slow.get_waiter("image_version_created").wait(ImageName="slow", Version=1, WaiterConfig=FAST_WAITER)
     assert slow.describe_image_version(ImageName="slow")["ContainerImage"] == "b"
 
@@ -56,6 +62,7 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
         slow.delete_image_version(ImageName="slow", Version=1)
     arn = f"arn:aws:sagemaker:us-east-1:{account}:image-version/slow/1"
     assert error_of(excinfo) == ("ResourceInUse", f"ImageVersion ({arn}) is being deleted")
+    advance_clock(server, DELAY)
     slow.get_waiter("image_version_deleted").wait(ImageName="slow", Version=1, WaiterConfig=FAST_WAITER)
 
     slow.delete_image(ImageName="slow")
@@ -67,12 +74,13 @@ def test_transitions_take_the_configured_delay(slow, role_arn, account):
     with pytest.raises(ClientError) as excinfo:
         slow.create_image(ImageName="slow", RoleArn=role_arn)
     assert error_of(excinfo)[0] == "ResourceInUse"
+    advance_clock(server, DELAY)
     slow.get_waiter("image_deleted").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
     slow.create_image(ImageName="slow", RoleArn=role_arn)
 
 
-def test_failures_are_reachable(start_server, account, role_arn):
-    server = start_server("--fail-images", "broken-.*", "--fail-base-images", ".*:bad")
+def test_failures_are_reachable(shared_servers, account, role_arn):
+    server = shared_servers("--fail-images", "broken-.*", "--fail-base-images", ".*:bad")
     client = client_for(server.endpoint, account)
 
     client.create_image(ImageName="broken-1", RoleArn=role_arn)
@@ -109,13 +117,14 @@ def test_failures_are_reachable(start_server, account, role_arn):
     assert client.describe_image_version(ImageName="fine", Version=2)["ImageVersionStatus"] == "CREATED"
 
 
-def test_opt_in_aws_concurrency_rule_refuses_overlapping_calls_only(start_server, account, role_arn):
+def test_opt_in_aws_concurrency_rule_refuses_overlapping_calls_only(shared_servers, account, role_arn):
     """Terraform serialises its CreateImageVersion calls, not the waits: each call after the previous
     one returned is accepted, even while earlier versions are still CREATING (its 10-version test
     passes against AWS). Only calls that overlap are refused (tests/test_version_concurrency.py)."""
-    server = start_server("--transition-delay", "5", "--reject-concurrent-version-creates")
+    server = shared_servers(*SLOW, "--reject-concurrent-version-creates")
     client = client_for(server.endpoint, account)
     client.create_image(ImageName="strict", RoleArn=role_arn)
+    advance_clock(server, DELAY)
     client.get_waiter("image_created").wait(ImageName="strict", WaiterConfig=FAST_WAITER)
     for number in range(1, 11):
         arn = client.create_image_version(ImageName="strict", BaseImage=f"b:{number}")["ImageVersionArn"]
@@ -126,8 +135,8 @@ def test_opt_in_aws_concurrency_rule_refuses_overlapping_calls_only(start_server
     assert statuses == {"CREATING"}
 
 
-def test_quotas_are_configurable(start_server, account, role_arn):
-    server = start_server("--max-images", "2", "--max-versions-per-image", "1")
+def test_quotas_are_configurable(shared_servers, account, role_arn):
+    server = shared_servers("--max-images", "2", "--max-versions-per-image", "1")
     client = client_for(server.endpoint, account)
     client.create_image(ImageName="q1", RoleArn=role_arn)
     client.create_image(ImageName="q2", RoleArn=role_arn)

@@ -1,8 +1,8 @@
 """Several stateless replicas on one database stay correct: the database, not a process, holds every rule.
 
-Each test starts two real server processes on the test's own fresh database (PostgreSQL, and SQLite
-where two processes share one WAL file) and drives them at once from threads, one boto3 client per
-thread.
+Two real server processes on one database (PostgreSQL, and SQLite where two processes share one WAL
+file), shared by the module's tests as accounts of their own, driven at once from threads, one boto3
+client per thread. Tests that kill or restart a replica start their own, on their own database.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ def error_code(result: Any) -> str | None:
 
 
 @pytest.fixture
-def replicas(start_server) -> tuple[ServerProcess, ServerProcess]:
-    return start_server(), start_server()
+def replicas(shared_servers) -> tuple[ServerProcess, ServerProcess]:
+    """Two replicas on one database, shared by the module's tests (each test is its own account)."""
+    return shared_servers(replica=0), shared_servers(replica=1)
 
 
 @pytest.fixture
@@ -254,8 +255,8 @@ def test_tagging_an_image_being_deleted_on_the_other_replica(replicas, clients, 
     assert client_for(replicas[1].endpoint, account).list_images()["Images"] == []
 
 
-def test_image_quota_holds_across_replicas(start_server, clients, account, role_arn):
-    replicas = (start_server("--max-images", "5"), start_server("--max-images", "5"))
+def test_image_quota_holds_across_replicas(shared_servers, clients, account, role_arn):
+    replicas = tuple(shared_servers("--max-images", "5", replica=n) for n in (0, 1))
 
     def create(n: int) -> Callable[[], str]:
         server = replicas[n % 2]
