@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import http.client
 import json
+import os
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
+from sagemaker_images.config import Settings
+from sagemaker_images.server import Application
 from sagemaker_images.testing.server import SageMakerImagesServer, free_port
+from sagemaker_images.upstream import MAX_CONNECTIONS
 from tests.servers import ServerProcess
 
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -27,12 +37,14 @@ class FakeUpstream(socketserver.ThreadingTCPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 2 * MAX_CONNECTIONS  # the pool test opens every connection at once
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.seen: list[dict] = []
         self.release = threading.Event()  # lets /slow-answer finish
         self.first_part = threading.Event()  # /slow-upload has its first chunk
+        self.uploading = threading.Semaphore(0)  # released once per upload whose first chunk arrived
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
     @property
@@ -94,8 +106,9 @@ class _Handler(socketserver.StreamRequestHandler):
                 return b"".join(parts)
             parts.append(self.rfile.read(size))
             self.rfile.readline()
-            if server is not None:
+            if server is not None and len(parts) == 1:
                 server.first_part.set()
+                server.uploading.release()
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +325,194 @@ def test_one_endpoint_in_front_of_a_moto_server(moto_server: str, tmp_path) -> N
             == "models"
         )
         assert here.client("sts").get_caller_identity()["Account"] == "000000000000"
+
+
+def _start_upload(port: int) -> socket.socket:
+    """A chunked upload to /slow-upload through the proxy, its first chunk sent, the body still open."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    sock.sendall(b"POST /slow-upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+    return sock
+
+
+def test_all_connections_busy_is_a_503_and_nothing_hangs(
+    proxy: ServerProcess, upstream: FakeUpstream
+) -> None:
+    """With every pooled connection to the upstream held by a forward in progress, one more request
+    waits for a connection at most --request-timeout (3 s here), then gets 503 ServiceUnavailable as
+    AWS writes it; the forwards in progress are unharmed and the pool serves again once they end."""
+    while upstream.uploading.acquire(blocking=False):
+        pass
+    holders = [_start_upload(proxy.port) for _ in range(MAX_CONNECTIONS)]
+    stop = threading.Event()
+
+    def trickle() -> None:
+        # Each holder's body goes on arriving, a part a second, so no forward ends on its timeout.
+        while not stop.wait(1):
+            for sock in holders:
+                sock.sendall(b"1\r\nb\r\n")
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    try:
+        for _ in holders:
+            assert upstream.uploading.acquire(timeout=30), "not every upload reached the upstream"
+        trickler.start()
+        s3_style = {"Authorization": "AWS4-HMAC-SHA256 Credential=a/20260101/us-east-1/s3/aws4_request"}
+        requests = {
+            "json": ("POST", "/", b"{}", {"X-Amz-Target": "SageMaker.CreateModel"}),
+            "s3": ("GET", "/bucket", b"", s3_style),
+        }
+        answers: dict[str, tuple] = {}
+        started = time.monotonic()
+        waiting = [
+            threading.Thread(target=lambda k=k, r=r: answers.__setitem__(k, _raw(proxy.port, *r)))
+            for k, r in requests.items()
+        ]
+        for thread in waiting:
+            thread.start()
+        for thread in waiting:
+            thread.join()
+        assert time.monotonic() - started < 15  # the pool wait, bounded by --request-timeout 3
+        status, headers, body = answers["json"]
+        assert status == 503
+        assert json.loads(body)["__type"] == "ServiceUnavailable"
+        assert headers["x-amzn-errortype"] == "ServiceUnavailable"
+        assert headers["x-amzn-requestid"]
+        status, _, body = answers["s3"]  # refused in S3's XML
+        assert status == 503 and b"<Error><Code>ServiceUnavailable</Code>" in body
+    finally:
+        stop.set()
+        if trickler.is_alive():
+            trickler.join()
+        for sock in holders:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"0\r\n\r\n")
+    for sock in holders:
+        with sock:
+            assert sock.recv(65536).startswith(b"HTTP/1.1 418")
+    status, _, _ = _raw(proxy.port, "GET", "/after-the-crowd")
+    assert status == 418
+
+
+def test_the_upstream_client_is_closed_at_shutdown(upstream: FakeUpstream, tmp_path: Path) -> None:
+    """The server's lifespan shutdown closes its connections to the upstream (they belong to the
+    event loop that is about to end)."""
+    app = Application(Settings(db=f"sqlite:///{tmp_path / 'state.db'}", upstream=upstream.url))
+    assert app.upstream is not None
+
+    async def life() -> None:
+        lifespan: asyncio.Queue[dict] = asyncio.Queue()
+        answers: asyncio.Queue[dict] = asyncio.Queue()
+        running = asyncio.create_task(app({"type": "lifespan"}, lifespan.get, answers.put))
+        await lifespan.put({"type": "lifespan.startup"})
+        assert (await answers.get())["type"] == "lifespan.startup.complete"
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/forwarded",
+            "raw_path": b"/forwarded",
+            "query_string": b"",
+            "headers": [(b"host", b"here")],
+        }
+        await app(scope, receive, send)
+        assert sent[0]["status"] == 418
+        assert not app.upstream.closed
+        await lifespan.put({"type": "lifespan.shutdown"})
+        assert (await answers.get())["type"] == "lifespan.shutdown.complete"
+        await running
+
+    asyncio.run(life())
+    assert app.upstream.closed
+
+
+@pytest.fixture(scope="module")
+def verifying_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A moto server, in a process of its own, that verifies SigV4 signatures against its IAM users'
+    keys after its first three calls (which make a user, give it every permission and make its key).
+    Yields its URL and the user's key id and secret."""
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    port = free_port()
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+                break
+            assert time.monotonic() < deadline, "moto's server did not start"
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        iam = boto3.client(
+            "iam", endpoint_url=url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        iam.create_user(UserName="caller")
+        everything = {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+        iam.put_user_policy(UserName="caller", PolicyName="all", PolicyDocument=json.dumps(everything))
+        key = iam.create_access_key(UserName="caller")["AccessKey"]
+        yield url, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        process.terminate()
+        process.wait(15)
+
+
+def test_sigv4_mode_forwards_signatures_intact_and_checks_its_own(
+    verifying_moto: tuple[str, str, str], tmp_path: Path
+) -> None:
+    """``serve --auth sigv4 --upstream URL``: a forwarded request reaches the upstream exactly as
+    signed, so an upstream that verifies signatures accepts a good one and refuses a bad one; the
+    operations answered here are verified here, against this server's own credentials file."""
+    url, key_id, secret = verifying_moto
+    (tmp_path / "keys.json").write_text(
+        json.dumps({"keys": {key_id: {"secret": secret, "account": "123456789012"}}})
+    )
+    options = {"upstream": url, "auth": "sigv4", "credentials": str(tmp_path / "keys.json")}
+    with SageMakerImagesServer(tmp_path, options) as here:
+        good = {"aws_access_key_id": key_id, "aws_secret_access_key": secret, "config": NO_RETRIES}
+        bad = {**good, "aws_secret_access_key": "not-" + secret}
+        # Forwarded and verified by moto: S3 (REST, signed Host and payload hash), IAM (query protocol).
+        s3 = here.client("s3", **good)
+        s3.create_bucket(Bucket="signed-through")
+        s3.put_object(Bucket="signed-through", Key="k", Body=b"payload")
+        assert s3.get_object(Bucket="signed-through", Key="k")["Body"].read() == b"payload"
+        assert here.client("iam", **good).get_user()["User"]["UserName"] == "caller"
+        for service, call in (("s3", "list_buckets"), ("iam", "list_users")):
+            with pytest.raises(ClientError) as refused:
+                getattr(here.client(service, **bad), call)()
+            # moto's own refusal (this server says InvalidSignatureException): it saw the bad signature.
+            assert refused.value.response["Error"]["Code"] == "SignatureDoesNotMatch", service
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+        # Answered here, and verified here.
+        sm = here.client("sagemaker", **good)
+        sm.create_image(ImageName="signed", RoleArn="arn:aws:iam::123456789012:role/R")
+        assert sm.describe_image(ImageName="signed")["ImageArn"].startswith(
+            "arn:aws:sagemaker:us-east-1:123456789012:"
+        )
+        assert here.client("sts", **good).get_caller_identity()["Account"] == "123456789012"
+        with pytest.raises(ClientError) as refused:
+            here.client("sagemaker", **bad).list_images()
+        assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+        status, _, body = _raw(
+            here.port,
+            "POST",
+            "/",
+            b"{}",
+            {"X-Amz-Target": "SageMaker.ListImages", "Content-Type": "application/x-amz-json-1.1"},
+        )
+        assert status == 403 and json.loads(body)["__type"] == "MissingAuthenticationTokenException"

@@ -139,6 +139,8 @@ class Application:
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                if self.upstream is not None:
+                    await self.upstream.close()  # its connections belong to this event loop
                 self.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return

@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CONNECT_SECONDS = 5.0
-# Connections kept to the upstream; a request waits this long for one before it is refused with 503.
+# Connections kept to the upstream; a request waits this long for one (never longer than the request
+# timeout) before it is refused with 503.
 MAX_CONNECTIONS = 100
 POOL_WAIT_SECONDS = 10.0
 
@@ -91,7 +92,9 @@ class Upstream:
         # Made on first use, inside the server's event loop.
         if self._client is None:
             self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, connect=CONNECT_SECONDS, pool=POOL_WAIT_SECONDS),
+                timeout=httpx.Timeout(
+                    self.timeout, connect=CONNECT_SECONDS, pool=min(POOL_WAIT_SECONDS, self.timeout)
+                ),
                 limits=httpx.Limits(max_connections=MAX_CONNECTIONS, max_keepalive_connections=20),
                 follow_redirects=False,
                 trust_env=False,  # no proxies or .netrc from the environment: the URL as given
@@ -229,8 +232,13 @@ class Upstream:
         await respond(send, Response(status, body, b"text/xml", headers))
 
     async def close(self) -> None:
+        """Close every connection to the upstream (the server's shutdown)."""
         if self._client is not None:
             await self._client.aclose()
+
+    @property
+    def closed(self) -> bool:
+        return self._client is None or self._client.is_closed
 
 
 class _ClientGone(httpx.TransportError):
