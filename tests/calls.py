@@ -26,8 +26,9 @@ APIS = {
     "cloudcontrol": ("CloudApiService", "application/x-amz-json-1.0", "cloudcontrolapi"),
 }
 
-# Waiters poll five times a second (for at most 30 s): transitions in tests last a second or less.
-FAST_WAITER = {"Delay": 0.2, "MaxAttempts": 150}
+# Waiters poll twenty times a second (for at most 30 s): transitions in tests last a second or less, and
+# most waits end at the first or second look.
+FAST_WAITER = {"Delay": 0.05, "MaxAttempts": 600}
 
 
 def authorization(account: str, signing_name: str = "sagemaker", region: str = "us-east-1") -> str:

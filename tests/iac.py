@@ -214,14 +214,14 @@ class CloudControl:
         self.patches: list[Patch] = []
 
     def _settle(self, event: dict[str, Any]) -> dict[str, Any]:
-        for _ in range(300):
+        for _ in range(1200):
             status = self.client.get_resource_request_status(RequestToken=event["RequestToken"])[
                 "ProgressEvent"
             ]
             if status["OperationStatus"] in ("SUCCESS", "FAILED", "CANCEL_COMPLETE"):
                 assert status["OperationStatus"] == "SUCCESS", status
                 return status
-            time.sleep(0.2)
+            time.sleep(0.05)
         raise AssertionError(f"request {event['RequestToken']} did not finish")
 
     def create(self, desired: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -10,6 +10,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.calls import FAST_WAITER
 from tests.servers import sigv4_server
 
 ACCOUNT = "111122223333"
@@ -113,7 +114,7 @@ def test_cloud_control_needs_the_handler_permissions(secured):
     handler = client(secured, "AKIDCCHANDLER", "cloudcontrol")
     event = handler.create_resource(TypeName=TYPE, DesiredState=desired)["ProgressEvent"]
     handler.get_waiter("resource_request_success").wait(
-        RequestToken=event["RequestToken"], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        RequestToken=event["RequestToken"], WaiterConfig=FAST_WAITER
     )
     model = json.loads(
         handler.get_resource(TypeName=TYPE, Identifier="cc-signed")["ResourceDescription"]["Properties"]

@@ -10,7 +10,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from tests.calls import FAST_WAITER, error_of, raw_call
+from tests.calls import FAST_WAITER, advance_clock, error_of, raw_call, wait_until
 from tests.conftest import client_for
 
 IMAGE = "AWS::SageMaker::Image"
@@ -18,9 +18,24 @@ VERSION = "AWS::SageMaker::ImageVersion"
 EVENT_MEMBERS = {"TypeName", "RequestToken", "Operation", "OperationStatus", "EventTime"}
 
 
-def wait(cc, event: dict) -> dict:
-    """The request's final ProgressEvent, reached through boto3's own waiter."""
+# Transitions of five minutes, for the tests that look at requests in progress: they end when the test
+# moves the clock of its ``--admin`` server, never before it has looked, and nothing waits in real time.
+DELAY = 300
+SLOW = ("--transition-delay", str(DELAY), "--admin")
+
+
+def wait(cc, event: dict, slow_server=None) -> dict:
+    """The request's final ProgressEvent, reached through boto3's own waiter; on a ``SLOW`` server, by
+    moving its clock past the transitions before each look instead."""
     token = event["RequestToken"]
+    if slow_server is not None:
+
+        def ended() -> bool:
+            advance_clock(slow_server, DELAY)
+            status = cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]["OperationStatus"]
+            return status not in ("PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
+
+        wait_until(ended, what=f"request {token} to end")
     # FAILED and CANCEL_COMPLETE end the waiter with an error: the caller asserts on the event.
     with contextlib.suppress(WaiterError):
         cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAITER)
@@ -526,8 +541,8 @@ def test_resource_requests_listing_and_status(cc, server, role_arn):
     assert cc.cancel_resource_request(RequestToken=tokens[0])["ProgressEvent"]["OperationStatus"] == "SUCCESS"
 
 
-def test_create_failed_is_general_service_exception(start_server, account, role_arn):
-    server = start_server("--fail-images", "doomed.*")
+def test_create_failed_is_general_service_exception(shared_servers, account, role_arn):
+    server = shared_servers("--fail-images", "doomed.*")
     cc = client_for(server.endpoint, account, "cloudcontrol")
     failed = wait(cc, create(cc, IMAGE, {"ImageName": "doomed-1", "ImageRoleArn": role_arn}))
     assert failed["OperationStatus"] == "FAILED"
@@ -535,9 +550,8 @@ def test_create_failed_is_general_service_exception(start_server, account, role_
     assert f"{IMAGE} [{image_arn(account, 'doomed-1')}] failed to create." in failed["StatusMessage"]
 
 
-def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn):
-    # Two seconds: the image must still be CREATING when the test looks, on a loaded machine too.
-    server = start_server("--transition-delay", "2")
+def test_slow_transitions_concurrency_and_cancel(shared_servers, account, role_arn):
+    server = shared_servers(*SLOW)
     cc = client_for(server.endpoint, account, "cloudcontrol")
     sagemaker = client_for(server.endpoint, account)
 
@@ -555,7 +569,7 @@ def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn
     with pytest.raises(ClientError) as excinfo:
         cc.delete_resource(TypeName=IMAGE, Identifier=arn)
     assert error_of(excinfo)[0] == "ConcurrentOperationException"
-    assert wait(cc, started)["OperationStatus"] == "SUCCESS"
+    assert wait(cc, started, server)["OperationStatus"] == "SUCCESS"
 
     # An image SageMaker is still creating cannot be deleted: the handler reports a conflict.
     sagemaker.create_image(ImageName="busy", RoleArn=role_arn)
@@ -584,21 +598,22 @@ def test_slow_transitions_concurrency_and_cancel(start_server, account, role_arn
             RequestToken=first["RequestToken"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 2}
         )
     # Cancelling stops the request, not SageMaker's own update; once that is over the image is free.
+    advance_clock(server, DELAY)
     sagemaker.get_waiter("image_updated").wait(ImageName="slow", WaiterConfig=FAST_WAITER)
-    later = wait(cc, cc.delete_resource(TypeName=IMAGE, Identifier=arn)["ProgressEvent"])
+    later = wait(cc, cc.delete_resource(TypeName=IMAGE, Identifier=arn)["ProgressEvent"], server)
     assert later["OperationStatus"] == "SUCCESS"
 
 
 def test_requests_survive_a_restart(start_server, account, role_arn):
-    first = start_server("--transition-delay", "1")
+    first = start_server(*SLOW)
     cc = client_for(first.endpoint, account, "cloudcontrol")
     started = create(cc, IMAGE, {"ImageName": "survivor", "ImageRoleArn": role_arn})
     assert started["OperationStatus"] == "IN_PROGRESS"
     first.kill()
 
-    second = start_server("--transition-delay", "1")
+    second = start_server(*SLOW)
     cc = client_for(second.endpoint, account, "cloudcontrol")
-    done = wait(cc, started)
+    done = wait(cc, started, second)
     assert done["OperationStatus"] == "SUCCESS"
     assert done["Identifier"] == image_arn(account, "survivor")
     assert (

@@ -9,6 +9,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
+from tests.calls import FAST_WAITER
 from tests.conftest import client_for
 
 TYPE = "AWS::SageMaker::AppImageConfig"
@@ -33,9 +34,7 @@ def cc(server, account):
 def wait(cc, event: dict) -> dict:
     token = event["RequestToken"]
     with contextlib.suppress(WaiterError):
-        cc.get_waiter("resource_request_success").wait(
-            RequestToken=token, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-        )
+        cc.get_waiter("resource_request_success").wait(RequestToken=token, WaiterConfig=FAST_WAITER)
     return cc.get_resource_request_status(RequestToken=token)["ProgressEvent"]
 
 

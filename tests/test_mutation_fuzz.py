@@ -49,6 +49,7 @@ from botocore.credentials import Credentials
 from sagemaker_images.cloudcontrol.service import OPERATIONS as CLOUDCONTROL_OPERATIONS
 from sagemaker_images.services import SAGEMAKER_OPERATIONS
 from sagemaker_images.shapes.model import load_service
+from tests.calls import FAST_WAITER
 from tests.model_variants import ACCEPTED, Generator, output_problems
 from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
 from tests.store_checks import inconsistencies
@@ -310,7 +311,7 @@ def recorded_flow(target: Target, account: str, prefix: str) -> list[tuple[str, 
         "ProgressEvent"
     ]
     cloudcontrol.get_waiter("resource_request_success").wait(
-        RequestToken=event["RequestToken"], WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+        RequestToken=event["RequestToken"], WaiterConfig=FAST_WAITER
     )
     cc_arn = f"arn:aws:sagemaker:us-east-1:{account}:image/{prefix}-cc"
     cloudcontrol.get_resource(TypeName="AWS::SageMaker::Image", Identifier=cc_arn)

@@ -34,7 +34,7 @@ pytestmark = [
 ]
 
 HOST = "registry.example.com"  # what users write; --registry maps it to the local registry
-FAST = {"Delay": 1, "MaxAttempts": 30}
+FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ AWS_ENV = {
     "AWS_CONFIG_FILE": os.devnull,
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
-FAST = {"Delay": 1, "MaxAttempts": 30}
+FAST = {"Delay": 0.1, "MaxAttempts": 300}
 
 
 @pytest.fixture(scope="module")

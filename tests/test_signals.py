@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.calls import FAST_WAITER
 from tests.conftest import client_for, new_account
 from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
 from tests.test_faults import TcpProxy
@@ -133,7 +134,7 @@ def test_cloudcontrol_requests_by_status_and_store_figures(server, account, role
         DesiredState=json.dumps({"ImageName": f"cc-{uuid.uuid4().hex[:8]}", "ImageRoleArn": role_arn}),
     )["ProgressEvent"]
     cloudcontrol.get_waiter("resource_request_success").wait(
-        RequestToken=event["RequestToken"], WaiterConfig={"Delay": 1}
+        RequestToken=event["RequestToken"], WaiterConfig=FAST_WAITER
     )
     after, _ = scrape(server)
     success = "sagemaker_images_cloudcontrol_requests"
