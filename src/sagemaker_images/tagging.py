@@ -17,6 +17,7 @@ from sagemaker_images.images import pagination
 from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
+from sagemaker_images.store.keyset import Sort
 from sagemaker_images.store.queries import Queries
 from sagemaker_images.store.tag_sets import TagSet
 from sagemaker_images.tenancy import Tenant
@@ -82,15 +83,12 @@ class Tagging:
     @operation("ListTags", reads=True)
     def list_tags(self, tenant: Tenant, request: Request) -> Response:
         listing = f"ListTags/{request['ResourceArn']}"
-        window = pagination.Window.of(self.tokens, tenant, listing, request, key=(), default_size=50)
+        # Tags list in the order they were added.
+        window = pagination.Window.of(self.tokens, tenant, listing, request, sort=Sort.ADDED, default_size=50)
         with self.database.read() as q:
-            rows = self._find(q, tenant, request["ResourceArn"]).list(
-                after=window.first_after, limit=window.size + 1
-            )
-        # Tags list in the order they were added; the token remembers the last position seen.
-        positions, next_token = window.cut([position for _, _, position in rows])
-        tags = [{"Key": key, "Value": value} for key, value, _ in rows[: len(positions)]]
-        return {"Tags": tags, "NextToken": next_token}
+            page = self._find(q, tenant, request["ResourceArn"]).page(window.keyset)
+        tags = [{"Key": key, "Value": value} for key, value in page.rows]
+        return {"Tags": tags, "NextToken": window.token(page)}
 
     @operation("DeleteTags")
     def delete_tags(self, tenant: Tenant, request: Request) -> Response:

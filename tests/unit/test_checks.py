@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sagemaker_images.images.checks import BackgroundChecks, CheckOptions
-from sagemaker_images.images.lifecycle import LifecyclePolicy
+from sagemaker_images.images.lifecycle import PENDABLE, LifecyclePolicy
 from sagemaker_images.images.references import Reference
 from sagemaker_images.images.registry import ImageRegistry
 from sagemaker_images.images.resolution import Outcome, Resolver, Route
@@ -66,7 +66,7 @@ def test_a_version_another_process_holds_is_left_alone(tmp_path: Path) -> None:
     )
     other = BackgroundChecks(checks.database, checks.policy, checks.resolver, options=checks.options)
     with checks.database.write() as q:
-        assert PendingChecks(q.conn).claim_version(1, 1, other.owner, other.clock(), 60)
+        assert PendingChecks(q.conn, in_progress=PENDABLE).claim_version(1, 1, other.owner, other.clock(), 60)
     checks.check_version(1, 1)
     assert broken.asked == 0
     described = registry.describe_image_version(TENANT, {"ImageName": "img", "Version": 1})

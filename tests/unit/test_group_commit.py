@@ -7,6 +7,7 @@ import threading
 import pytest
 import sqlalchemy as sa
 
+from sagemaker_images.images.lifecycle import DELETED
 from sagemaker_images.store import open_database
 from sagemaker_images.store.tables import images
 
@@ -64,10 +65,10 @@ def test_a_write_is_visible_to_readers_only_once_acknowledged(tmp_path):
     with database.write() as q:
         q.insert_image(_image("first"))
     with database.read() as q:
-        assert q.image("000000000000", "us-east-1", "first", 1.0) is not None
+        assert q.image("000000000000", "us-east-1", "first", 1.0, DELETED) is not None
     with pytest.raises(RuntimeError), database.write() as q:
         q.insert_image(_image("second"))
         raise RuntimeError("rolled back")
     with database.read() as q:
-        assert q.image("000000000000", "us-east-1", "second", 1.0) is None
+        assert q.image("000000000000", "us-east-1", "second", 1.0, DELETED) is None
     database.dispose()

@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from sagemaker_images.images.lifecycle import DELETED
 from sagemaker_images.images.registry import ImageRegistry
 from sagemaker_images.store import Database, open_database, queries, tables, tag_sets
+from sagemaker_images.store.keyset import Sort
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.tenancy import Tenant
 from tests.servers import fresh_postgres_database, postgres_available
@@ -68,31 +70,32 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
             },
         )
     with database.read() as q:
-        image = q.image(TENANT.account, TENANT.region, "img", NOW)
+        image = q.image(TENANT.account, TENANT.region, "img", NOW, DELETED)
     assert image is not None
     image_id = image["id"]
-    key = {"account": TENANT.account, "region": TENANT.region, "name_key": "img", "now": NOW}
+    visible = {"now": NOW, "gone": DELETED}
+    key = {"account": TENANT.account, "region": TENANT.region, "name_key": "img", **visible}
     cases: list[tuple[Prepared, dict[str, Any]]] = [
         (queries._IMAGE, key),
-        (queries._VERSION, {"image_id": image_id, "version": 2, "now": NOW}),
-        (queries._LATEST_VERSION, {"image_id": image_id, "now": NOW}),
+        (queries._VERSION, {"image_id": image_id, "version": 2, **visible}),
+        (queries._LATEST_VERSION, {"image_id": image_id, **visible}),
         (queries._VERSION_BY_CLIENT_TOKEN, {"image_id": image_id, "client_token": "token-1"}),
         (queries._LAST_VERSION_CREATED, {"image_id": image_id}),
-        (queries._list_versions("VERSION", True, False, ()), {"image_id": image_id, "now": NOW, "limit": 2}),
+        (queries._list_versions(Sort.NUMBER, True, False, ()), {"image_id": image_id, **visible, "limit": 2}),
         (
-            queries._list_versions("CREATION_TIME", False, True, ("created_after",)),
+            queries._list_versions(Sort.CREATED, False, True, ("created_after",)),
             {
                 "image_id": image_id,
-                "now": NOW,
+                **visible,
                 "limit": 10,
                 "after_0": 0.0,
                 "after_1": 1,
                 "created_after": 0.0,
             },
         ),
-        (tag_sets._listing(tables.tags, TAG_OWNER, False, False), {"image_id": image_id, "version": 0}),
+        (tag_sets._listing(tables.tags, TAG_OWNER, False), {"image_id": image_id, "version": 0, "limit": 5}),
         (
-            tag_sets._listing(tables.tags, TAG_OWNER, True, True),
+            tag_sets._listing(tables.tags, TAG_OWNER, True),
             {"image_id": image_id, "version": 0, "after": 0, "limit": 5},
         ),
     ]

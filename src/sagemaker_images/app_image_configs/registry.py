@@ -27,7 +27,8 @@ from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
 from sagemaker_images.store.app_image_configs import AppImageConfigQueries
-from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
+from sagemaker_images.store.keyset import Sort
+from sagemaker_images.store.queries import Conflict, Queries, TimeRange
 from sagemaker_images.store.tag_sets import TagSet
 from sagemaker_images.tagging import tag_pairs
 from sagemaker_images.tenancy import Tenant
@@ -47,11 +48,8 @@ _NO_FILE_SYSTEM = ("JupyterLabAppImageConfig", "CodeEditorAppImageConfig")
 _SUPPORTED_IDS = {"DefaultUid": 1000, "DefaultGid": 100}
 
 _DEFAULT_SORT = "CreationTime"
-_SORT_KEYS = {
-    "CreationTime": ("created_at", "id"),
-    "LastModifiedTime": ("modified_at", "id"),
-    "Name": ("name_key",),
-}
+# The store's order for each SortBy.
+_SORTS = {"CreationTime": Sort.CREATED, "LastModifiedTime": Sort.MODIFIED, "Name": Sort.NAME}
 
 
 def app_image_config_arn(tenant: Tenant, name: str) -> str:
@@ -136,13 +134,12 @@ class AppImageConfigRegistry:
 
     @operation("ListAppImageConfigs", reads=True)
     def list(self, tenant: Tenant, request: Request) -> Response:
-        sort = request.get("SortBy", _DEFAULT_SORT)
         window = pagination.Window.sorted(
             self.tokens,
             tenant,
             "ListAppImageConfigs",
             request,
-            _SORT_KEYS,
+            _SORTS,
             default_sort=_DEFAULT_SORT,
             default_order="Descending",
         )
@@ -153,15 +150,15 @@ class AppImageConfigRegistry:
             modified_before=request.get("ModifiedTimeBefore"),
         )
         with self.database.read() as q:
-            rows = AppImageConfigQueries(q).list(
+            page = AppImageConfigQueries(q).list(
                 tenant.account,
                 tenant.region,
                 name_contains=request.get("NameContains"),
                 when=when,
-                page=Page(sort, window.descending, window.after, window.size + 1),
+                keyset=window.keyset,
             )
-        rows, next_token = window.cut(rows)
-        return {"AppImageConfigs": [_details(tenant, row) for row in rows], "NextToken": next_token}
+        configs = [_details(tenant, row) for row in page.rows]
+        return {"AppImageConfigs": configs, "NextToken": window.token(page)}
 
 
 def _config_columns(request: Request) -> dict[str, str | None]:

@@ -36,13 +36,17 @@ from sagemaker_images.cloudcontrol.errors import (
 from sagemaker_images.cloudcontrol.handlers import Context, Handler, Operation, Progress, UnknownPhase
 from sagemaker_images.page_tokens import InvalidToken, PageTokens
 from sagemaker_images.store import Database
-from sagemaker_images.store.resource_requests import UNFINISHED, DuplicateRequest, ResourceRequests
+from sagemaker_images.store.keyset import Keyset, Sort
+from sagemaker_images.store.resource_requests import DuplicateRequest, ResourceRequests
 from sagemaker_images.tenancy import Tenant
 
 log = logging.getLogger(__name__)
 
+# A request's OperationStatus, as Cloud Control names them. The store is given UNFINISHED, the
+# statuses of a request that still has steps to take (to find due ones, and to keep them from purges).
 PENDING, IN_PROGRESS, SUCCESS, FAILED = "PENDING", "IN_PROGRESS", "SUCCESS", "FAILED"
 CANCEL_IN_PROGRESS, CANCEL_COMPLETE = "CANCEL_IN_PROGRESS", "CANCEL_COMPLETE"
+UNFINISHED = (PENDING, IN_PROGRESS, CANCEL_IN_PROGRESS)
 
 CLIENT_TOKEN_SECONDS = 36 * 3600  # "valid for 36 hours once used"
 KEEP_SECONDS = 7 * 24 * 3600  # AWS keeps resource requests 7 days
@@ -118,7 +122,7 @@ class RequestTracker:
         with self.database.write() as q:
             store = ResourceRequests(q.conn, postgres=q.postgres)
             if random.random() < 0.01:
-                store.purge(now - KEEP_SECONDS)
+                store.purge(now - KEEP_SECONDS, unfinished=UNFINISHED)
             earlier = self._replay(store, tenant, client_token, fingerprint, now)
             if earlier is not None:
                 return self.event(earlier)
@@ -176,7 +180,9 @@ class RequestTracker:
     def advance_due(self, limit: int = BATCH) -> int:
         """Take one step of each due request, fairly across tenants; how many were due."""
         with self.database.read() as q:
-            due = ResourceRequests(q.conn, postgres=q.postgres).due(self.clock(), PER_TENANT, limit)
+            due = ResourceRequests(q.conn, postgres=q.postgres).due(
+                self.clock(), PER_TENANT, limit, unfinished=UNFINISHED
+            )
         for token in due:
             if self._stop.is_set():
                 break
@@ -188,7 +194,7 @@ class RequestTracker:
         now = self.clock()
         with self.database.write() as q:
             store = ResourceRequests(q.conn, postgres=q.postgres)
-            if not store.claim(token, self.owner, now, LEASE_SECONDS):
+            if not store.claim(token, self.owner, now, LEASE_SECONDS, unfinished=UNFINISHED):
                 return
             row = store.get(token)
         assert row is not None
@@ -364,28 +370,21 @@ class RequestTracker:
         next_token: str | None,
         limit: int | None,
     ) -> dict[str, Any]:
-        limit = limit or DEFAULT_LIST_PAGE
         after = None
         if next_token:
             try:
-                created_at, request_token = self.tokens.open(tenant, "ListResourceRequests", next_token, 2)
+                after = self.tokens.open(tenant, "ListResourceRequests", next_token, Sort.CREATED.arity)
             except InvalidToken:
                 raise InvalidRequestException("The NextToken is not valid.") from None
-            after = (created_at, request_token)
+        # Newest first.
+        keyset = Keyset(Sort.CREATED, descending=True, after=after, size=limit or DEFAULT_LIST_PAGE)
         with self.database.read() as q:
-            rows = ResourceRequests(q.conn, postgres=q.postgres).page(
-                tenant.account,
-                tenant.region,
-                operations=operations,
-                statuses=statuses,
-                after=after,
-                limit=limit + 1,
+            page = ResourceRequests(q.conn, postgres=q.postgres).page(
+                tenant.account, tenant.region, operations=operations, statuses=statuses, keyset=keyset
             )
-        response: dict[str, Any] = {"ResourceRequestStatusSummaries": [self.event(r) for r in rows[:limit]]}
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            position = [last["created_at"], last["request_token"]]
-            response["NextToken"] = self.tokens.seal(tenant, "ListResourceRequests", position)
+        response: dict[str, Any] = {"ResourceRequestStatusSummaries": [self.event(r) for r in page.rows]}
+        if page.next is not None:
+            response["NextToken"] = self.tokens.seal(tenant, "ListResourceRequests", list(page.next))
         return response
 
     def cancel(self, tenant: Tenant, token: str) -> dict[str, Any]:

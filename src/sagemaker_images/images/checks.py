@@ -22,10 +22,11 @@ from typing import Any
 
 from sagemaker_images.images import resolution
 from sagemaker_images.images.aws import RoleCheck
-from sagemaker_images.images.lifecycle import LifecyclePolicy
+from sagemaker_images.images.lifecycle import PENDABLE, LifecyclePolicy
 from sagemaker_images.images.resolution import Failed, Outcome, Resolved, Resolver, Unreachable
 from sagemaker_images.store import Database
 from sagemaker_images.store.pending import PendingChecks
+from sagemaker_images.store.queries import Queries
 
 log = logging.getLogger(__name__)
 
@@ -142,12 +143,12 @@ class BackgroundChecks:
 
     def _any_pending(self) -> bool:
         with self.database.read() as q:
-            return PendingChecks(q.conn).any_pending()
+            return _pending(q).any_pending()
 
     def _due(self, limit: int) -> tuple[list[int], list[tuple[int, int]]]:
         now = self.clock()
         with self.database.read() as q:
-            pending = PendingChecks(q.conn)
+            pending = _pending(q)
             return pending.due_images(now, limit), pending.due_versions(now, limit)
 
     def _submit(self, key: tuple[int, int | None], check: Callable[..., None], *args: int) -> None:
@@ -171,7 +172,7 @@ class BackgroundChecks:
 
     def check_version(self, image_id: int, version: int) -> None:
         with self.database.write() as q:
-            pending = PendingChecks(q.conn)
+            pending = _pending(q)
             if not pending.claim_version(image_id, version, self.owner, self.clock(), self.options.lease):
                 return
             row = pending.version(image_id, version)
@@ -183,7 +184,7 @@ class BackgroundChecks:
         if isinstance(outcome, Resolved):
             values["container_image"] = outcome.container_image
         with self.database.write() as q:
-            written = PendingChecks(q.conn).finish_version(image_id, version, values, self.owner)
+            written = _pending(q).finish_version(image_id, version, values, self.owner)
         log.info(
             "image version %s/%s (%s): %s%s",
             image_id,
@@ -195,7 +196,7 @@ class BackgroundChecks:
 
     def check_image(self, image_id: int) -> None:
         with self.database.write() as q:
-            pending = PendingChecks(q.conn)
+            pending = _pending(q)
             if not pending.claim_image(image_id, self.owner, self.clock(), self.options.lease):
                 return
             row = pending.image(image_id)
@@ -211,7 +212,7 @@ class BackgroundChecks:
             ),
         )
         with self.database.write() as q:
-            PendingChecks(q.conn).finish_image(image_id, values, self.owner)
+            _pending(q).finish_image(image_id, values, self.owner)
         log.info("image %s role %s: %s", image_id, role, _describe(outcome))
 
     @staticmethod
@@ -242,3 +243,8 @@ def _describe(outcome: Outcome) -> str:
     if isinstance(outcome, Failed):
         return f"failed: {outcome.reason}"
     return f"registry unreachable: {outcome.detail}"
+
+
+def _pending(q: Queries) -> PendingChecks:
+    """The pending-transition statements of a transaction, for this domain's in-progress statuses."""
+    return PendingChecks(q.conn, in_progress=PENDABLE)

@@ -20,11 +20,18 @@ from typing import Any, cast
 
 import regex
 
+# The statuses of images and image versions, as the API names them. The store is given the ones it
+# filters on: DELETED to hide what is gone, PENDABLE to find transitions waiting for a check.
 CREATING = "CREATING"
 CREATED = "CREATED"
 UPDATING = "UPDATING"
 DELETING = "DELETING"
 DELETED = "DELETED"  # never shown: the resource is gone
+CREATE_FAILED = "CREATE_FAILED"
+UPDATE_FAILED = "UPDATE_FAILED"
+DELETE_FAILED = "DELETE_FAILED"
+# The transitions a background check may hold pending (a deletion never waits for one).
+PENDABLE = (CREATING, UPDATING)
 
 TO_BE_ARCHIVED = "TO_BE_ARCHIVED"
 ARCHIVED = "ARCHIVED"
@@ -33,9 +40,9 @@ THREE_MONTHS = 90 * 24 * 3600.0
 
 # In-progress status -> (status on success, status on failure)
 _OUTCOMES = {
-    CREATING: (CREATED, "CREATE_FAILED"),
-    UPDATING: (CREATED, "UPDATE_FAILED"),
-    DELETING: (DELETED, "DELETE_FAILED"),
+    CREATING: (CREATED, CREATE_FAILED),
+    UPDATING: (CREATED, UPDATE_FAILED),
+    DELETING: (DELETED, DELETE_FAILED),
 }
 
 

@@ -8,12 +8,12 @@ last key seen.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sagemaker_images.errors import ValidationException
 from sagemaker_images.page_tokens import InvalidToken, PageTokens
+from sagemaker_images.store.keyset import Keyset, Page, Sort
 from sagemaker_images.tenancy import Tenant
 
 # AWS's own text, placeholder and all.
@@ -22,20 +22,14 @@ INVALID_TOKEN = 'Invalid pagination token because "{0}".'
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """One page of a keyset listing: what to ask the store for, and how to cut what it returns.
-
-    ``key`` names the values (row columns, or the items themselves when empty) that order the
-    listing; the store is asked for ``size + 1`` rows after ``after`` so the cut knows whether
-    another page follows without counting.
+    """One page of a keyset listing: what to ask the store for (``keyset``), and the NextToken of
+    the page it answers (``token``). The position a token carries is the store's, sealed as it is.
     """
 
     tokens: PageTokens
     tenant: Tenant
     listing: str
-    key: tuple[str, ...]
-    size: int
-    after: tuple[Any, ...] | None
-    descending: bool = False
+    keyset: Keyset
 
     @classmethod
     def of(
@@ -45,7 +39,7 @@ class Window:
         listing: str,
         request: dict[str, Any],
         *,
-        key: tuple[str, ...],
+        sort: Sort,
         default_size: int,
         descending: bool = False,
     ) -> Window:
@@ -53,10 +47,11 @@ class Window:
         after = None
         if token:
             try:
-                after = tokens.open(tenant, listing, token, max(len(key), 1))
+                after = tokens.open(tenant, listing, token, sort.arity)
             except InvalidToken:
                 raise ValidationException(INVALID_TOKEN) from None
-        return cls(tokens, tenant, listing, key, request.get("MaxResults", default_size), after, descending)
+        size = request.get("MaxResults", default_size)
+        return cls(tokens, tenant, listing, Keyset(sort, descending, after, size))
 
     @classmethod
     def sorted(
@@ -65,13 +60,14 @@ class Window:
         tenant: Tenant,
         listing: str,
         request: dict[str, Any],
-        sort_keys: dict[str, tuple[str, ...]],
+        sorts: dict[str, Sort],
         *,
         default_sort: str = "CREATION_TIME",
         default_order: str = "DESCENDING",
     ) -> Window:
         """A listing sorted by ``SortBy`` and ``SortOrder``, whose values and defaults vary by operation
-        (``CREATION_TIME``/``DESCENDING`` for images, ``CreationTime``/``Descending`` for others)."""
+        (``CREATION_TIME``/``DESCENDING`` for images, ``CreationTime``/``Descending`` for others);
+        ``sorts`` says which order of the store each ``SortBy`` value reads."""
         sort = request.get("SortBy", default_sort)
         order = request.get("SortOrder", default_order)
         return cls.of(
@@ -79,20 +75,13 @@ class Window:
             tenant,
             f"{listing}/{sort}/{order}",
             request,
-            key=sort_keys[sort],
+            sort=sorts[sort],
             default_size=10,
             descending=order.upper() == "DESCENDING",
         )
 
-    @property
-    def first_after(self) -> Any:
-        """The single-value key the page starts after (for listings ordered by one value)."""
-        return self.after[0] if self.after else None
-
-    def cut(self, rows: Sequence[Any]) -> tuple[Sequence[Any], str | None]:
-        """This page's rows, and the NextToken of the next page if there is one."""
-        if len(rows) <= self.size:
-            return rows, None
-        last = rows[self.size - 1]
-        key = [last[column] for column in self.key] if self.key else [last]
-        return rows[: self.size], self.tokens.seal(self.tenant, self.listing, key)
+    def token(self, page: Page[Any]) -> str | None:
+        """The NextToken of the page after ``page``, if there is one."""
+        if page.next is None:
+            return None
+        return self.tokens.seal(self.tenant, self.listing, list(page.next))

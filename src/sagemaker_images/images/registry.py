@@ -29,7 +29,9 @@ from sagemaker_images.images.errors import (
 from sagemaker_images.images.lifecycle import (
     CREATED,
     CREATING,
+    DELETED,
     DELETING,
+    UPDATE_FAILED,
     UPDATING,
     LifecyclePolicy,
     observe,
@@ -39,7 +41,8 @@ from sagemaker_images.images.versions import METADATA_COLUMNS
 from sagemaker_images.operations import handlers, names, operation, read_only
 from sagemaker_images.page_tokens import PageTokens
 from sagemaker_images.store import Database
-from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange
+from sagemaker_images.store.keyset import Sort
+from sagemaker_images.store.queries import Conflict, Queries, TimeRange
 from sagemaker_images.store.tag_sets import TagSet
 from sagemaker_images.tagging import tag_pairs
 from sagemaker_images.tenancy import Tenant
@@ -52,7 +55,7 @@ Response = dict[str, Any]
 # still fits a 32-bit SQL LIMIT once the look-ahead row is added).
 ALL_ALIASES = 2**31 - 2
 # A version can be taken only from an image that is not mid-transition and did not fail to create.
-_VERSIONABLE = frozenset({CREATED, "UPDATE_FAILED"})
+_VERSIONABLE = frozenset({CREATED, UPDATE_FAILED})
 _BEING = {CREATING: "created", UPDATING: "updated", DELETING: "deleted"}
 
 # API member name -> column, for the version metadata CreateImageVersion and UpdateImageVersion share
@@ -111,12 +114,12 @@ class ImageRegistry:
         failure = self._image_failure(name, "create")
         pending = failure is None and self.checks is not None and self.checks.checks_roles()
         with self.database.write() as q:
-            q.purge_gone_image(tenant.account, tenant.region, name.lower(), now)
-            if q.image(tenant.account, tenant.region, name.lower(), now) is not None:
+            q.purge_gone_image(tenant.account, tenant.region, name.lower(), now, DELETED)
+            if q.image(tenant.account, tenant.region, name.lower(), now, DELETED) is not None:
                 raise _image_exists(name)
             limit = self.options.max_images
             if limit is not None:
-                used = q.count_images(tenant.account, tenant.region, now)
+                used = q.count_images(tenant.account, tenant.region, now, DELETED)
                 if used >= limit:
                     raise _limit_exceeded("Maximum number of images", limit, used, "Images")
             values = {
@@ -187,18 +190,19 @@ class ImageRegistry:
     @operation("ListImages", reads=True)
     def list_images(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        window = pagination.Window.sorted(self.tokens, tenant, "ListImages", request, _IMAGE_SORT_KEYS)
+        window = pagination.Window.sorted(self.tokens, tenant, "ListImages", request, _IMAGE_SORTS)
         with self.database.read() as q:
-            rows = q.list_images(
+            page = q.list_images(
                 tenant.account,
                 tenant.region,
                 now,
+                DELETED,
                 name_contains=request.get("NameContains"),
                 when=_time_range(request),
-                page=_page(request, window),
+                keyset=window.keyset,
             )
-        rows, next_token = window.cut(rows)
-        return {"Images": [_image_summary(tenant, row, now) for row in rows], "NextToken": next_token}
+        images = [_image_summary(tenant, row, now) for row in page.rows]
+        return {"Images": images, "NextToken": window.token(page)}
 
     # -- versions ---------------------------------------------------------------------------------
 
@@ -240,7 +244,7 @@ class ImageRegistry:
                 raise ValidationException(f"Image {name} is in an invalid state.")
             limit = self.options.max_versions_per_image
             if limit is not None:
-                used = q.count_versions(image["id"], now)
+                used = q.count_versions(image["id"], now, DELETED)
                 if used >= limit:
                     raise _limit_exceeded("Maximum number of versions per image", limit, used, "Versions")
             _refuse_taken_aliases(q, image, aliases, version=None)
@@ -338,7 +342,7 @@ class ImageRegistry:
             raise ValidationException("Either Version or Alias must be specified.")
         with self.database.write() as q:
             image = _find_image(q, tenant, request["ImageName"], now, lock=True)
-            q.purge_gone_versions(image["id"], now)
+            q.purge_gone_versions(image["id"], now, DELETED)
             row = _find_version(q, tenant, image, request, now)
             number = row["version"]
             _refuse_in_progress(
@@ -359,34 +363,30 @@ class ImageRegistry:
     def list_image_versions(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         listing = f"ListImageVersions/{request['ImageName'].lower()}"
-        window = pagination.Window.sorted(self.tokens, tenant, listing, request, _VERSION_SORT_KEYS)
+        window = pagination.Window.sorted(self.tokens, tenant, listing, request, _VERSION_SORTS)
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
-            rows = q.list_versions(image["id"], now, when=_time_range(request), page=_page(request, window))
-        rows, next_token = window.cut(rows)
-        versions = [_version_summary(tenant, image["name"], row, now) for row in rows]
-        return {"ImageVersions": versions, "NextToken": next_token}
+            page = q.list_versions(image["id"], now, DELETED, when=_time_range(request), keyset=window.keyset)
+        versions = [_version_summary(tenant, image["name"], row, now) for row in page.rows]
+        return {"ImageVersions": versions, "NextToken": window.token(page)}
 
     @operation("ListAliases", reads=True)
     def list_aliases(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         scope = [request["ImageName"].lower(), request.get("Version"), request.get("Alias")]
         listing = "ListAliases/" + orjson.dumps(scope).decode()
-        window = pagination.Window.of(self.tokens, tenant, listing, request, key=(), default_size=ALL_ALIASES)
+        window = pagination.Window.of(
+            self.tokens, tenant, listing, request, sort=Sort.NAME, default_size=ALL_ALIASES
+        )
         with self.database.read() as q:
             image = _find_image(q, tenant, request["ImageName"], now)
             version = request.get("Version")
-            if version is not None and q.version(image["id"], version, now) is None:
+            if version is not None and q.version(image["id"], version, now, DELETED) is None:
                 raise _version_not_found(tenant, image["name"], version)
-            aliases = q.list_aliases(
-                image["id"],
-                version=version,
-                alias=request.get("Alias"),
-                after=window.first_after,
-                limit=window.size + 1,
+            page = q.list_aliases(
+                image["id"], version=version, alias=request.get("Alias"), keyset=window.keyset
             )
-        page, next_token = window.cut(aliases)
-        return {"SageMakerImageVersionAliases": page, "NextToken": next_token}
+        return {"SageMakerImageVersionAliases": list(page.rows), "NextToken": window.token(page)}
 
     # -- tags -------------------------------------------------------------------------------------
 
@@ -401,11 +401,11 @@ class ImageRegistry:
         if not name:
             return None
         if kind == "image" and not number:
-            image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
+            image = q.image(tenant.account, tenant.region, name.lower(), now, DELETED, lock=lock)
             return q.tag_set(image["id"]) if image is not None else None
         if kind == "image-version" and is_version_number(number):
-            image = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
-            if image is not None and q.version(image["id"], int(number), now) is not None:
+            image = q.image(tenant.account, tenant.region, name.lower(), now, DELETED, lock=lock)
+            if image is not None and q.version(image["id"], int(number), now, DELETED) is not None:
                 return q.tag_set(image["id"], int(number))
         return None
 
@@ -417,22 +417,9 @@ class ImageRegistry:
         return f"Unable to {action} image {name}: simulated failure (--fail-images)."
 
 
-# The values that order each sort (row columns), the tie-breaker last.
-_IMAGE_SORT_KEYS = {
-    "CREATION_TIME": ("created_at", "id"),
-    "LAST_MODIFIED_TIME": ("settles_at", "id"),
-    "IMAGE_NAME": ("name_key",),
-}
-_VERSION_SORT_KEYS = {
-    "CREATION_TIME": ("created_at", "version"),
-    "LAST_MODIFIED_TIME": ("settles_at", "version"),
-    "VERSION": ("version",),
-}
-
-
-def _page(request: Request, window: pagination.Window) -> Page:
-    """What the store reads for a sorted window: one row more than the page, to know if more follow."""
-    return Page(request.get("SortBy", "CREATION_TIME"), window.descending, window.after, window.size + 1)
+# The store's order for each SortBy. LastModifiedTime is when the latest change settles (``settles_at``).
+_IMAGE_SORTS = {"CREATION_TIME": Sort.CREATED, "LAST_MODIFIED_TIME": Sort.MODIFIED, "IMAGE_NAME": Sort.NAME}
+_VERSION_SORTS = {"CREATION_TIME": Sort.CREATED, "LAST_MODIFIED_TIME": Sort.MODIFIED, "VERSION": Sort.NUMBER}
 
 
 def _image_summary(tenant: Tenant, row: Any, now: float) -> Response:
@@ -465,7 +452,7 @@ def _version_summary(tenant: Tenant, image_name: str, row: Any, now: float) -> R
 
 
 def _find_image(q: Queries, tenant: Tenant, name: str, now: float, *, lock: bool = False) -> Any:
-    row = q.image(tenant.account, tenant.region, name.lower(), now, lock=lock)
+    row = q.image(tenant.account, tenant.region, name.lower(), now, DELETED, lock=lock)
     if row is None:
         raise ResourceNotFound(f"Image with ARN {image_arn(tenant, name)} does not exist")
     return row
@@ -478,18 +465,18 @@ def _find_version(q: Queries, tenant: Tenant, image: Any, request: Request, now:
         raise ValidationException("Only one of Version or Alias can be specified.")
     if alias is not None:
         number = q.alias_version(image["id"], alias)
-        row = q.version(image["id"], number, now) if number is not None else None
+        row = q.version(image["id"], number, now, DELETED) if number is not None else None
         if row is None:
             raise ResourceNotFound(
                 f"ImageVersion with ImageName {image['name']} and Alias {alias} does not exist."
             )
         return row
     if version is not None:
-        row = q.version(image["id"], version, now)
+        row = q.version(image["id"], version, now, DELETED)
         if row is None:
             raise _version_not_found(tenant, image["name"], version)
         return row
-    row = q.latest_version(image["id"], now)
+    row = q.latest_version(image["id"], now, DELETED)
     if row is None:
         raise ResourceNotFound(
             f"Latest ImageVersion with ImageName {image['name']} does not exist. "
@@ -531,7 +518,7 @@ def _time_range(request: Request) -> TimeRange:
 
 def _settles_gone(transition: dict[str, Any], now: float) -> bool:
     """A deletion that completes at once: remove the rows instead of leaving a tombstone."""
-    return bool(transition["next_status"] == "DELETED" and transition["settles_at"] <= now)
+    return bool(transition["next_status"] == DELETED and transition["settles_at"] <= now)
 
 
 def _image_exists(name: str) -> ResourceInUse:

@@ -13,7 +13,8 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sagemaker_images.store.queries import Conflict, Page, Queries, TimeRange, _keyset
+from sagemaker_images.store.keyset import Keyset, Page, Sort, by_columns, cut, order_and_bound
+from sagemaker_images.store.queries import Conflict, Queries, TimeRange
 from sagemaker_images.store.tables import Id, metadata
 from sagemaker_images.store.tag_sets import TagSet
 
@@ -47,11 +48,13 @@ app_image_config_tags = sa.Table(
     sa.Index("ix_app_image_config_tags_position", "config_id", "position"),
 )
 
-_SORT_COLUMNS = {
-    "CreationTime": (app_image_configs.c.created_at, app_image_configs.c.id),
-    "LastModifiedTime": (app_image_configs.c.modified_at, app_image_configs.c.id),
-    "Name": (app_image_configs.c.name_key,),
+# The columns ordering the listing, the tie-breaker last (a position holds their values).
+_ORDERS = {
+    Sort.CREATED: (app_image_configs.c.created_at, app_image_configs.c.id),
+    Sort.MODIFIED: (app_image_configs.c.modified_at, app_image_configs.c.id),
+    Sort.NAME: (app_image_configs.c.name_key,),
 }
+_POSITIONS = {sort: by_columns([c.key for c in columns]) for sort, columns in _ORDERS.items()}
 
 
 class AppImageConfigQueries:
@@ -92,9 +95,9 @@ class AppImageConfigQueries:
         self.conn.execute(sa.delete(app_image_configs).where(app_image_configs.c.id == config_id))
 
     def list(
-        self, account: str, region: str, *, name_contains: str | None, when: TimeRange, page: Page
-    ) -> Sequence[Mapping[str, Any]]:
-        order, after = _keyset(_SORT_COLUMNS[page.sort], page)
+        self, account: str, region: str, *, name_contains: str | None, when: TimeRange, keyset: Keyset
+    ) -> Page[Mapping[str, Any]]:
+        order, after = order_and_bound(_ORDERS[keyset.sort], keyset.descending, keyset.after)
         query = sa.select(app_image_configs).where(
             app_image_configs.c.account == account, app_image_configs.c.region == region, *after
         )
@@ -109,5 +112,5 @@ class AppImageConfigQueries:
                 query = query.where(column <= high)
         if name_contains:
             query = query.where(app_image_configs.c.name_key.contains(name_contains.lower(), autoescape=True))
-        rows = self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all()
-        return cast("Sequence[Mapping[str, Any]]", rows)
+        rows = self.conn.execute(query.order_by(*order).limit(keyset.limit)).mappings().all()
+        return cut(cast("Sequence[Mapping[str, Any]]", rows), keyset, _POSITIONS[keyset.sort])

@@ -5,7 +5,9 @@ once, with bound parameters, and run as ``Prepared`` statements: building, cache
 executing a SELECT through SQLAlchemy costs several times what SQLite takes to answer it.
 
 Visibility follows the lifecycle columns described in ``tables``: a resource whose ``next_status``
-is DELETED is gone once ``settles_at`` has passed, even before a later write purges its row.
+is the domain's "gone" status (``gone``, which every such statement is given) has disappeared once
+``settles_at`` has passed, even before a later write purges its row. Listings are keyset pages
+(``keyset``): the caller names an order, and gets the rows and the position the next page starts after.
 """
 
 from __future__ import annotations
@@ -19,11 +21,10 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
+from sagemaker_images.store.keyset import Keyset, Page, Sort, by_columns, cut, order_and_bound
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
 from sagemaker_images.store.tag_sets import TagSet
-
-DELETED = "DELETED"
 
 
 def _rows(rows: Sequence[RowMapping]) -> Sequence[Mapping[str, Any]]:
@@ -35,18 +36,9 @@ class Conflict(Exception):
     """A unique constraint refused the write: someone else holds that name, alias or token."""
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """Keyset pagination: rows strictly after ``after`` in (sort column, tie-breaker) order."""
-
-    sort: str
-    descending: bool
-    after: tuple[Any, ...] | None
-    limit: int
-
-
-# A number in a query, or the bind parameter that stands for one in a prepared statement.
+# A value in a query, or the bind parameter that stands for one in a prepared statement.
 Bound = float | sa.BindParameter[Any]
+Status = str | sa.BindParameter[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +49,17 @@ class TimeRange:
     modified_before: Bound | None = None
 
 
-def _visible(table: sa.Table, now: Bound) -> sa.ColumnElement[bool]:
-    return sa.or_(table.c.next_status != DELETED, table.c.settles_at > now)
+def _visible(table: sa.Table, now: Bound, gone: Status) -> sa.ColumnElement[bool]:
+    return sa.or_(table.c.next_status != gone, table.c.settles_at > now)
 
 
-def _gone(table: sa.Table, now: float) -> sa.ColumnElement[bool]:
-    return sa.and_(table.c.next_status == DELETED, table.c.settles_at <= now)
+def _gone(table: sa.Table, now: float, gone: str) -> sa.ColumnElement[bool]:
+    return sa.and_(table.c.next_status == gone, table.c.settles_at <= now)
+
+
+# Bind parameters of the prepared statements' visibility condition.
+_NOW: sa.BindParameter[Any] = sa.bindparam("now")
+_GONE: sa.BindParameter[Any] = sa.bindparam("gone")
 
 
 def _time_range(table: sa.Table, when: TimeRange) -> list[sa.ColumnElement[bool]]:
@@ -80,22 +77,12 @@ def _time_range(table: sa.Table, when: TimeRange) -> list[sa.ColumnElement[bool]
     return conditions
 
 
-def _keyset(columns: Sequence[sa.ColumnElement[Any]], page: Page) -> tuple[list[Any], list[Any]]:
-    order = [c.desc() if page.descending else c.asc() for c in columns]
-    conditions = []
-    if page.after is not None:
-        key = sa.tuple_(*columns)
-        bound = sa.tuple_(*(v if isinstance(v, sa.BindParameter) else sa.literal(v) for v in page.after))
-        conditions.append(key < bound if page.descending else key > bound)
-    return order, conditions
-
-
 def _image_by_name() -> sa.Select[Any]:
     return sa.select(images).where(
         images.c.account == sa.bindparam("account"),
         images.c.region == sa.bindparam("region"),
         images.c.name_key == sa.bindparam("name_key"),
-        _visible(images, sa.bindparam("now")),
+        _visible(images, _NOW, _GONE),
     )
 
 
@@ -105,14 +92,12 @@ _VERSION = Prepared(
     sa.select(image_versions).where(
         image_versions.c.image_id == sa.bindparam("image_id"),
         image_versions.c.version == sa.bindparam("version"),
-        _visible(image_versions, sa.bindparam("now")),
+        _visible(image_versions, _NOW, _GONE),
     )
 )
 _LATEST_VERSION = Prepared(
     sa.select(image_versions)
-    .where(
-        image_versions.c.image_id == sa.bindparam("image_id"), _visible(image_versions, sa.bindparam("now"))
-    )
+    .where(image_versions.c.image_id == sa.bindparam("image_id"), _visible(image_versions, _NOW, _GONE))
     .order_by(image_versions.c.version.desc())
     .limit(1)
 )
@@ -136,28 +121,38 @@ _LAST_VERSION_CREATED = Prepared(
     )
 )
 _INSERT_VERSION = sa.insert(image_versions)
-_VERSION_SORT_COLUMNS = {
-    "CREATION_TIME": [image_versions.c.created_at, image_versions.c.version],
-    "LAST_MODIFIED_TIME": [image_versions.c.settles_at, image_versions.c.version],
+
+# The columns ordering each listing, the tie-breaker last (a position holds their values).
+_IMAGE_ORDERS = {
+    Sort.CREATED: (images.c.created_at, images.c.id),
+    Sort.MODIFIED: (images.c.settles_at, images.c.id),
+    Sort.NAME: (images.c.name_key,),
 }
+_VERSION_ORDERS = {
+    Sort.CREATED: (image_versions.c.created_at, image_versions.c.version),
+    Sort.MODIFIED: (image_versions.c.settles_at, image_versions.c.version),
+    Sort.NUMBER: (image_versions.c.version,),
+}
+_IMAGE_POSITIONS = {sort: by_columns([c.key for c in columns]) for sort, columns in _IMAGE_ORDERS.items()}
+_VERSION_POSITIONS = {sort: by_columns([c.key for c in columns]) for sort, columns in _VERSION_ORDERS.items()}
 
 
 @functools.cache
-def _list_versions(sort: str, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
+def _list_versions(sort: Sort, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
     """The listing statement of one shape (sort, direction, first or later page, time bounds given)."""
-    columns = _VERSION_SORT_COLUMNS.get(sort, [image_versions.c.version])
-    after: tuple[Any, ...] | None = (
+    columns = _VERSION_ORDERS[sort]
+    after: tuple[sa.BindParameter[Any], ...] | None = (
         tuple(sa.bindparam(f"after_{i}") for i in range(len(columns))) if paged else None
     )
-    order, keyset = _keyset(columns, Page(sort, descending, after, 0))
+    order, bound = order_and_bound(columns, descending, after)
     when = TimeRange(**{bound: sa.bindparam(bound) for bound in bounds})
     return Prepared(
         sa.select(image_versions)
         .where(
             image_versions.c.image_id == sa.bindparam("image_id"),
-            _visible(image_versions, sa.bindparam("now")),
+            _visible(image_versions, _NOW, _GONE),
             *_time_range(image_versions, when),
-            *keyset,
+            *bound,
         )
         .order_by(*order)
         .limit(sa.bindparam("limit"))
@@ -179,22 +174,22 @@ class Queries:
     # -- images -----------------------------------------------------------------------------------
 
     def image(
-        self, account: str, region: str, name_key: str, now: float, *, lock: bool = False
+        self, account: str, region: str, name_key: str, now: float, gone: str, *, lock: bool = False
     ) -> Mapping[str, Any] | None:
         query = _IMAGE_FOR_UPDATE if lock and self.postgres else _IMAGE
-        return query.first(self.conn, account=account, region=region, name_key=name_key, now=now)
+        return query.first(self.conn, account=account, region=region, name_key=name_key, now=now, gone=gone)
 
-    def purge_gone_image(self, account: str, region: str, name_key: str, now: float) -> None:
+    def purge_gone_image(self, account: str, region: str, name_key: str, now: float, gone: str) -> None:
         self.conn.execute(
             sa.delete(images).where(
                 images.c.account == account,
                 images.c.region == region,
                 images.c.name_key == name_key,
-                _gone(images, now),
+                _gone(images, now, gone),
             )
         )
 
-    def count_images(self, account: str, region: str, now: float) -> int:
+    def count_images(self, account: str, region: str, now: float, gone: str) -> int:
         """Images of a tenant, counted for its quota: the count stays true until this transaction ends.
 
         On PostgreSQL the count is taken under the tenant's transaction-scoped advisory lock, so two
@@ -206,7 +201,7 @@ class Queries:
                 sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(f"{account}/{region}", 0)))
             )
         query = sa.select(sa.func.count()).where(
-            images.c.account == account, images.c.region == region, _visible(images, now)
+            images.c.account == account, images.c.region == region, _visible(images, now, gone)
         )
         return int(self.conn.execute(query).scalar_one())
 
@@ -248,38 +243,43 @@ class Queries:
         return bool(self.conn.execute(statement).scalar_one())
 
     def list_images(
-        self, account: str, region: str, now: float, *, name_contains: str | None, when: TimeRange, page: Page
-    ) -> Sequence[Mapping[str, Any]]:
-        sort_column = {"CREATION_TIME": images.c.created_at, "LAST_MODIFIED_TIME": images.c.settles_at}.get(
-            page.sort
-        )
-        columns = [images.c.name_key] if sort_column is None else [sort_column, images.c.id]
-        order, after = _keyset(columns, page)
+        self,
+        account: str,
+        region: str,
+        now: float,
+        gone: str,
+        *,
+        name_contains: str | None,
+        when: TimeRange,
+        keyset: Keyset,
+    ) -> Page[Mapping[str, Any]]:
+        order, after = order_and_bound(_IMAGE_ORDERS[keyset.sort], keyset.descending, keyset.after)
         query = sa.select(images).where(
             images.c.account == account,
             images.c.region == region,
-            _visible(images, now),
+            _visible(images, now, gone),
             *_time_range(images, when),
             *after,
         )
         if name_contains:
             query = query.where(images.c.name_key.contains(name_contains.lower(), autoescape=True))
-        return _rows(self.conn.execute(query.order_by(*order).limit(page.limit)).mappings().all())
+        rows = _rows(self.conn.execute(query.order_by(*order).limit(keyset.limit)).mappings().all())
+        return cut(rows, keyset, _IMAGE_POSITIONS[keyset.sort])
 
     # -- versions ---------------------------------------------------------------------------------
 
-    def version(self, image_id: int, version: int, now: float) -> Mapping[str, Any] | None:
-        return _VERSION.first(self.conn, image_id=image_id, version=version, now=now)
+    def version(self, image_id: int, version: int, now: float, gone: str) -> Mapping[str, Any] | None:
+        return _VERSION.first(self.conn, image_id=image_id, version=version, now=now, gone=gone)
 
-    def latest_version(self, image_id: int, now: float) -> Mapping[str, Any] | None:
-        return _LATEST_VERSION.first(self.conn, image_id=image_id, now=now)
+    def latest_version(self, image_id: int, now: float, gone: str) -> Mapping[str, Any] | None:
+        return _LATEST_VERSION.first(self.conn, image_id=image_id, now=now, gone=gone)
 
     def version_by_client_token(self, image_id: int, client_token: str) -> Mapping[str, Any] | None:
         return _VERSION_BY_CLIENT_TOKEN.first(self.conn, image_id=image_id, client_token=client_token)
 
-    def count_versions(self, image_id: int, now: float) -> int:
+    def count_versions(self, image_id: int, now: float, gone: str) -> int:
         query = sa.select(sa.func.count()).where(
-            image_versions.c.image_id == image_id, _visible(image_versions, now)
+            image_versions.c.image_id == image_id, _visible(image_versions, now, gone)
         )
         return self.conn.execute(query).scalar_one()
 
@@ -301,23 +301,24 @@ class Queries:
             )
         )
 
-    def purge_gone_versions(self, image_id: int, now: float) -> None:
-        gone = sa.select(image_versions.c.version).where(
-            image_versions.c.image_id == image_id, _gone(image_versions, now)
+    def purge_gone_versions(self, image_id: int, now: float, gone: str) -> None:
+        ended = _gone(image_versions, now, gone)
+        ended_versions = sa.select(image_versions.c.version).where(
+            image_versions.c.image_id == image_id, ended
         )
-        self.conn.execute(sa.delete(tags).where(tags.c.image_id == image_id, tags.c.version.in_(gone)))
         self.conn.execute(
-            sa.delete(image_versions).where(image_versions.c.image_id == image_id, _gone(image_versions, now))
+            sa.delete(tags).where(tags.c.image_id == image_id, tags.c.version.in_(ended_versions))
         )
+        self.conn.execute(sa.delete(image_versions).where(image_versions.c.image_id == image_id, ended))
 
     def list_versions(
-        self, image_id: int, now: float, *, when: TimeRange, page: Page
-    ) -> Sequence[Mapping[str, Any]]:
+        self, image_id: int, now: float, gone: str, *, when: TimeRange, keyset: Keyset
+    ) -> Page[Mapping[str, Any]]:
         bounds = {name: value for name, value in dataclasses.asdict(when).items() if value is not None}
-        query = _list_versions(page.sort, page.descending, page.after is not None, tuple(bounds))
-        values = {"image_id": image_id, "now": now, "limit": page.limit, **bounds}
-        values |= {f"after_{i}": value for i, value in enumerate(page.after or ())}
-        return query.all(self.conn, **values)
+        query = _list_versions(keyset.sort, keyset.descending, keyset.after is not None, tuple(bounds))
+        values = {"image_id": image_id, "now": now, "gone": gone, "limit": keyset.limit, **bounds}
+        values |= {f"after_{i}": value for i, value in enumerate(keyset.after or ())}
+        return cut(query.all(self.conn, **values), keyset, _VERSION_POSITIONS[keyset.sort])
 
     # -- aliases ----------------------------------------------------------------------------------
 
@@ -350,17 +351,17 @@ class Queries:
         self.conn.execute(statement)
 
     def list_aliases(
-        self, image_id: int, *, version: int | None, alias: str | None, after: str | None, limit: int
-    ) -> list[str]:
-        query = sa.select(image_aliases.c.alias).where(image_aliases.c.image_id == image_id)
+        self, image_id: int, *, version: int | None, alias: str | None, keyset: Keyset
+    ) -> Page[str]:
+        """An image's aliases (of one version, or one alias), by name (``Sort.NAME``, ascending)."""
+        order, after = order_and_bound([image_aliases.c.alias], False, keyset.after)
+        query = sa.select(image_aliases.c.alias).where(image_aliases.c.image_id == image_id, *after)
         if version is not None:
             query = query.where(image_aliases.c.version == version)
         if alias is not None:
             query = query.where(image_aliases.c.alias == alias)
-        if after is not None:
-            query = query.where(image_aliases.c.alias > after)
-        query = query.order_by(image_aliases.c.alias).limit(limit)
-        return list(self.conn.execute(query).scalars())
+        aliases = list(self.conn.execute(query.order_by(*order).limit(keyset.limit)).scalars())
+        return cut(aliases, keyset, lambda alias: (alias,))
 
     # -- tags -------------------------------------------------------------------------------------
 

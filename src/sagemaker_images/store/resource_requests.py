@@ -1,7 +1,9 @@
 """Statements on Cloud Control resource requests, on one connection inside one transaction.
 
 Correctness across replicas rests on the database: a unique constraint per client token and per
-active resource, and a lease claimed by a conditional UPDATE (the row count says who won).
+active resource, and a lease claimed by a conditional UPDATE (the row count says who won). Which
+statuses leave a request unfinished is Cloud Control's vocabulary (``cloudcontrol/progress.py``):
+the statements that filter on them are given them.
 
 Texts a client chose (an identifier, a failure message quoting its input) are stored faithfully
 whatever they hold: one that a database column cannot take as it is (a NUL character, which
@@ -13,15 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sagemaker_images.store.keyset import Keyset, Page, Sort, cut, order_and_bound
 from sagemaker_images.store.tables import resource_requests as requests
-
-UNFINISHED = ("PENDING", "IN_PROGRESS", "CANCEL_IN_PROGRESS")
 
 # Columns holding text a client chose, and the marker of such a text stored as JSON.
 _FREE_TEXT = ("identifier", "status_message")
@@ -54,6 +55,10 @@ def _decoded(row: Mapping[Any, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
     return {str(k): _stored(v) if k in _FREE_TEXT else v for k, v in row.items()}
+
+
+# The columns ordering a tenant's requests, the tie-breaker last (a position holds their values).
+_ORDERS = {Sort.CREATED: (requests.c.created_at, requests.c.request_token)}
 
 
 class DuplicateRequest(Exception):
@@ -112,8 +117,9 @@ class ResourceRequests:
             return False
         return True
 
-    def claim(self, token: str, owner: str, now: float, lease: float) -> bool:
-        """Take the lease of an unfinished request for one step; False if someone else holds it.
+    def claim(self, token: str, owner: str, now: float, lease: float, *, unfinished: Collection[str]) -> bool:
+        """Take the lease of a request in one of the ``unfinished`` statuses for one step; False if it
+        is finished or someone else holds it.
 
         The step is counted in ``failed_steps`` until its outcome is recorded (which resets it), so
         steps that die without recording anything are counted too."""
@@ -121,17 +127,17 @@ class ResourceRequests:
             sa.update(requests)
             .where(
                 requests.c.request_token == token,
-                requests.c.status.in_(UNFINISHED),
+                requests.c.status.in_(unfinished),
                 sa.or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
             )
             .values(lease_owner=owner, lease_until=now + lease, failed_steps=requests.c.failed_steps + 1)
         )
         return self.conn.execute(statement).rowcount == 1
 
-    def due(self, now: float, per_tenant: int, limit: int) -> list[str]:
-        """Unfinished requests whose next step is due and that nobody holds, taken in turns: at most
-        ``per_tenant`` of each account and region, the first of every tenant before the second of
-        any, so a tenant with thousands of due requests delays another by one turn at most."""
+    def due(self, now: float, per_tenant: int, limit: int, *, unfinished: Collection[str]) -> list[str]:
+        """Requests in the ``unfinished`` statuses whose next step is due and that nobody holds, taken
+        in turns: at most ``per_tenant`` of each account and region, the first of every tenant before
+        the second of any, so a tenant with thousands of due requests delays another by one turn at most."""
         turn = (
             sa.func.row_number()
             .over(
@@ -143,7 +149,7 @@ class ResourceRequests:
         candidates = (
             sa.select(requests.c.request_token, requests.c.retry_after, turn)
             .where(
-                requests.c.status.in_(UNFINISHED),
+                requests.c.status.in_(unfinished),
                 sa.or_(requests.c.retry_after.is_(None), requests.c.retry_after <= now),
                 sa.or_(requests.c.lease_until.is_(None), requests.c.lease_until < now),
             )
@@ -164,27 +170,26 @@ class ResourceRequests:
         *,
         operations: Iterable[str] | None,
         statuses: Iterable[str] | None,
-        after: tuple[float, str] | None,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        """Newest first; keyset on (created_at, request_token)."""
-        query = sa.select(requests).where(requests.c.account == account, requests.c.region == region)
+        keyset: Keyset,
+    ) -> Page[dict[str, Any]]:
+        """A tenant's requests by creation (Cloud Control lists them newest first)."""
+        order, after = order_and_bound(_ORDERS[keyset.sort], keyset.descending, keyset.after)
+        query = sa.select(requests).where(requests.c.account == account, requests.c.region == region, *after)
         if operations:
             query = query.where(requests.c.operation.in_(list(operations)))
         if statuses:
             query = query.where(requests.c.status.in_(list(statuses)))
-        if after is not None:
-            key = sa.tuple_(requests.c.created_at, requests.c.request_token)
-            query = query.where(key < sa.tuple_(sa.literal(after[0]), sa.literal(after[1])))
-        query = query.order_by(requests.c.created_at.desc(), requests.c.request_token.desc()).limit(limit)
-        return [row for row in map(_decoded, self.conn.execute(query).mappings()) if row is not None]
+        query = query.order_by(*order).limit(keyset.limit)
+        rows = [row for row in map(_decoded, self.conn.execute(query).mappings()) if row is not None]
+        return cut(rows, keyset, lambda row: (row["created_at"], row["request_token"]))
 
     def count_by_status(self) -> dict[str, int]:
         """Stored requests of every tenant by status (for /metrics: a handful of rows, never names)."""
         query = sa.select(requests.c.status, sa.func.count()).group_by(requests.c.status)
         return {status: count for status, count in self.conn.execute(query)}
 
-    def purge(self, before: float) -> None:
+    def purge(self, before: float, *, unfinished: Collection[str]) -> None:
+        """Forget the requests created before ``before``, except those still in ``unfinished`` statuses."""
         self.conn.execute(
-            sa.delete(requests).where(requests.c.created_at < before, requests.c.status.notin_(UNFINISHED))
+            sa.delete(requests).where(requests.c.created_at < before, requests.c.status.notin_(unfinished))
         )

@@ -2,8 +2,9 @@
 
 Times are epoch seconds as floats (what the wire carries). A resource's lifecycle is stored as data:
 ``status`` is what it was set to, ``next_status`` what it becomes at ``settles_at`` — so every replica
-computes the same answer at the same moment, without a background job. ``next_status = 'DELETED'``
-marks a resource that disappears at ``settles_at``.
+computes the same answer at the same moment, without a background job. A ``next_status`` equal to
+the domain's "gone" status (``DELETED``, ``images/lifecycle.py``) marks a resource that disappears at
+``settles_at``; the statements that hide such rows are given that status.
 """
 
 from __future__ import annotations

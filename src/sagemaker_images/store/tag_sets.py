@@ -15,11 +15,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sagemaker_images.store.keyset import Keyset, Page, cut
 from sagemaker_images.store.prepared import Prepared
 
 
 @functools.cache
-def _listing(table: sa.Table, owner: tuple[str, ...], paged: bool, limited: bool) -> Prepared:
+def _listing(table: sa.Table, owner: tuple[str, ...], paged: bool) -> Prepared:
     """The tags of one resource in the order they were added (every Cloud Control read lists them)."""
     query = sa.select(table.c.key, table.c.value, table.c.position).where(
         *(table.c[column] == sa.bindparam(column) for column in owner)
@@ -27,7 +28,7 @@ def _listing(table: sa.Table, owner: tuple[str, ...], paged: bool, limited: bool
     if paged:
         query = query.where(table.c.position > sa.bindparam("after"))
     query = query.order_by(table.c.position)
-    return Prepared(query.limit(sa.bindparam("limit")) if limited else query)
+    return Prepared(query.limit(sa.bindparam("limit")))
 
 
 class TagSet:
@@ -37,15 +38,15 @@ class TagSet:
         self.owner = [table.c[column] == value for column, value in owner.items()]
         self.owner_values = owner
 
-    def list(self, *, after: int | None = None, limit: int | None = None) -> list[tuple[str, str, int]]:
-        """(key, value, position) of the tags in the order they were added."""
-        values: dict[str, Any] = dict(self.owner_values)
-        if after is not None:
-            values["after"] = after
-        if limit is not None:
-            values["limit"] = limit
-        listing = _listing(self.table, tuple(self.owner_values), after is not None, limit is not None)
-        return [(row["key"], row["value"], row["position"]) for row in listing.all(self.conn, **values)]
+    def page(self, keyset: Keyset) -> Page[tuple[str, str]]:
+        """(key, value) of the tags in the order they were added (``Sort.ADDED``), one page of them."""
+        values: dict[str, Any] = {**self.owner_values, "limit": keyset.limit}
+        if keyset.after is not None:
+            (values["after"],) = keyset.after
+        listing = _listing(self.table, tuple(self.owner_values), keyset.after is not None)
+        rows = listing.all(self.conn, **values)
+        page = cut(rows, keyset, lambda row: (row["position"],))
+        return Page([(row["key"], row["value"]) for row in page.rows], page.next)
 
     def keys(self) -> set[str]:
         return set(self.conn.execute(sa.select(self.table.c.key).where(*self.owner)).scalars())

@@ -25,6 +25,7 @@ from sagemaker_images.cloudcontrol.errors import (
 )
 from sagemaker_images.cloudcontrol.schema import ResourceSchema, model_validation_failed, parse_json_object
 from sagemaker_images.errors import SerializationException, ValidationException
+from sagemaker_images.images import lifecycle
 from sagemaker_images.images.errors import ResourceNotFound
 from sagemaker_images.shapes.model import Api
 from sagemaker_images.tenancy import Tenant
@@ -120,18 +121,21 @@ def _unexpected(identifier: str, status: str) -> HandlerFailure:
     return general(f"Stabilizing of {identifier} failed with an unexpected status {status}")
 
 
+# The SageMaker statuses are the images domain's (``images/lifecycle.py``).
 CREATING = Transition(
-    "CREATING",
-    "CREATED",
-    "CREATE_FAILED",
+    lifecycle.CREATING,
+    lifecycle.CREATED,
+    lifecycle.CREATE_FAILED,
     lambda type_name, identifier: general(f"{type_name} [{identifier}] failed to create."),
     _unexpected,
 )
-UPDATING = Transition("UPDATING", "CREATED", "UPDATE_FAILED", not_stabilized, _unexpected)
+UPDATING = Transition(
+    lifecycle.UPDATING, lifecycle.CREATED, lifecycle.UPDATE_FAILED, not_stabilized, _unexpected
+)
 DELETING = Transition(
-    "DELETING",
+    lifecycle.DELETING,
     None,
-    "DELETE_FAILED",
+    lifecycle.DELETE_FAILED,
     not_stabilized,
     lambda identifier, status: general(
         f"Unexpected status: [{status}] while stabilizing delete for resource: [{identifier}]"

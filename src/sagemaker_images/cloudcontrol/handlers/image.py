@@ -208,7 +208,7 @@ class ImageHandler(Handler):
         name = self._name(ctx)
         try:
             status = self._describe(ctx.tenant, name)["ImageStatus"]
-            if status != "DELETING":
+            if status != DELETING.pending:
                 self.sagemaker(ctx.tenant, "DeleteImage", {"ImageName": name})
         except ResourceNotFound:
             raise not_found(self.type_name, shown) from None

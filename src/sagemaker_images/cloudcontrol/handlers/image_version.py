@@ -208,7 +208,7 @@ class ImageVersionHandler(Handler):
         key = self._key(ctx)
         try:
             status = self._describe(ctx.tenant, key)["ImageVersionStatus"]
-            if status != "DELETING":
+            if status != DELETING.pending:
                 self.sagemaker(
                     ctx.tenant,
                     "DeleteImageVersion",
