@@ -32,7 +32,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.servers import ServerProcess
+
+from sagemaker_images.testing.server import ServeProcess
 
 IMAGES = 1000
 VERSIONS = 10
@@ -148,7 +149,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     where = Path(tempfile.mkdtemp(prefix="console-bench-"))
-    with ServerProcess(f"sqlite:///{where / 'state.db'}", log_path=where / "server.log") as server:
+    with ServeProcess(["--db", f"sqlite:///{where / 'state.db'}"], log_path=where / "server.log") as server:
         started = time.perf_counter()
         seed(server.port)
         print(f"seeded {IMAGES + 1} images in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -27,9 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.servers import ServerProcess
-
 from sagemaker_images.protocol.sigv4 import SignedRequest, canonical_headers
+from sagemaker_images.testing.server import ServeProcess
 
 KEY, SECRET = "AKIDBENCHMARK", "benchmark-secret"
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -138,9 +137,8 @@ def against_server() -> list[str]:
     with tempfile.TemporaryDirectory() as directory:
         keys = Path(directory) / "keys.json"
         keys.write_text(json.dumps({"keys": {KEY: {"secret": SECRET, "account": "111122223333"}}}))
-        server = ServerProcess(
-            f"sqlite:///{directory}/state.db", "--auth", "sigv4", "--credentials", str(keys)
-        ).start()
+        arguments = ["--db", f"sqlite:///{directory}/state.db", "--auth", "sigv4", "--credentials", str(keys)]
+        server = ServeProcess(arguments).start()
         try:
             assert server.process is not None
             pid = server.process.pid

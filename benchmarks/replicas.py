@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,8 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from sagemaker_images.testing.server import ServeProcess
 
 POSTGRES = os.environ.get("SAGEMAKER_IMAGES_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 CONNECTIONS = 32
@@ -144,12 +145,6 @@ def load_main(args: argparse.Namespace) -> None:
 # -- servers and databases -----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def call(port: int, target: str, body: dict) -> tuple[int, dict]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -169,36 +164,19 @@ class Replicas:
     """``sagemaker-images serve`` processes on one database."""
 
     def __init__(self, db_url: str, count: int, log: Path) -> None:
-        self.ports = [free_port() for _ in range(count)]
-        self.processes: list[subprocess.Popen[bytes]] = []
+        arguments = ["--db", db_url, "--log-level", "warning"]
+        self.servers = [ServeProcess(arguments, log_path=log) for _ in range(count)]
+        self.ports = [server.port for server in self.servers]
         self.db_url = db_url
-        self.log = log
 
     def __enter__(self) -> Replicas:
-        with open(self.log, "ab") as log:
-            for port in self.ports:
-                command = [sys.executable, "-m", "sagemaker_images", "serve"]
-                command += ["--port", str(port), "--db", self.db_url, "--log-level", "warning"]
-                self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
-                self._wait_healthy(port)  # one after the other: the first migrates the schema
+        for server in self.servers:
+            server.start()  # one after the other: the first migrates the schema
         return self
 
-    def _wait_healthy(self, port: int) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/_health")
-                if conn.getresponse().status == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"replica on port {port} did not start; see {self.log}")
-
     def __exit__(self, *exc: object) -> None:
-        for process in self.processes:
-            process.terminate()
-        for process in self.processes:
-            process.wait(30)
+        for server in self.servers:
+            server.stop()
 
 
 @contextlib.contextmanager

@@ -22,20 +22,19 @@ import http.client
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from benchmarks import seed
+from sagemaker_images.testing.server import ServeProcess, free_port
 
 HERE = Path(__file__).parent
 LUA = HERE / "request.lua"
@@ -53,54 +52,39 @@ AUTHORIZATION = (
 BIG_DATABASE = Path(tempfile.gettempdir()) / "sagemaker-images-bench" / "1m.db"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Server:
-    """A server process on a local port: ours, the floor, or moto."""
+    """A server process on a local port: ours, the floor, or moto (started by the package's
+    ``ServeProcess``, as every test and benchmark starts one)."""
 
     name: str
-    command: list[str]
-    port: int = field(default_factory=free_port)
-    # Ours is up when /_health says 200; the floor and moto have no health check, any answer will do.
-    health_check: bool = True
-    process: subprocess.Popen[bytes] | None = None
-    started_in: float = 0.0
+    process: ServeProcess
+
+    @property
+    def port(self) -> int:
+        return self.process.port
+
+    @property
+    def pid(self) -> int:
+        assert self.process.process is not None
+        return self.process.process.pid
+
+    @property
+    def started_in(self) -> float:
+        """Seconds from launching the process to its first answer (ours: a healthy ``/_health``)."""
+        assert self.process.ready_in is not None
+        return self.process.ready_in
 
     def start(self, timeout: float = 120.0) -> Server:
-        command = [part.replace("{port}", str(self.port)) for part in self.command]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SAGEMAKER_IMAGES_")}
-        begun = time.perf_counter()
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {command}")
-            with contextlib.suppress(OSError):
-                if self.call("GET", "/_health")[0] == 200 or not self.health_check:
-                    self.started_in = time.perf_counter() - begun
-                    return self
-            time.sleep(0.005)
-        raise RuntimeError(f"{self.name} did not start")
+        self.process.start(timeout)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.process.stop(sig)
 
     def resident_mb(self) -> tuple[float, float]:
         """(current, peak) resident memory of the server process, in MB."""
-        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        status = Path(f"/proc/{self.pid}/status").read_text()
         values = {
             line.split(":")[0]: int(line.split()[1]) / 1024
             for line in status.splitlines()
@@ -116,7 +100,7 @@ class Server:
             with contextlib.suppress(OSError):
                 fields = stat.read_text().rsplit(")", 1)[1].split()
                 pid, ppid = int(stat.parent.name), int(fields[1])
-                if self.process.pid in (pid, ppid):
+                if self.pid in (pid, ppid):
                     total += (int(fields[11]) + int(fields[12])) / ticks
         return total
 
@@ -197,8 +181,8 @@ def run_wrk(call: Call, seconds: int, connections: int, threads: int) -> Sample:
 
 
 def our_server(url: str, workers: int) -> Server:
-    command = [sys.executable, "-m", "sagemaker_images", "serve", "--port", "{port}", "--db", url]
-    return Server("sagemaker-images", [*command, "--log-level", "warning", "--workers", str(workers)])
+    arguments = ["--db", url, "--log-level", "warning", "--workers", str(workers)]
+    return Server("sagemaker-images", ServeProcess(arguments))
 
 
 def prepare_database(versions: int, scratch: Path) -> Path:
@@ -259,16 +243,19 @@ def image_arn(name: str) -> str:
 
 
 def floor_server(workers: int) -> Server:
-    return Server(
-        "floor", [sys.executable, "-m", "benchmarks.floor", "{port}", str(workers)], health_check=False
-    )
+    port = free_port()
+    command = [sys.executable, "-m", "benchmarks.floor", str(port), str(workers)]
+    # No health check: any answer means it is up.
+    return Server("floor", ServeProcess(command=command, port=port, health_path=None))
 
 
 def moto_server() -> Server | None:
     executable = shutil.which("moto_server") or str(Path(sys.executable).parent / "moto_server")
     if not Path(executable).exists():
         return None
-    return Server("moto", [executable, "-H", "127.0.0.1", "-p", "{port}"], health_check=False)
+    port = free_port()
+    command = [executable, "-H", "127.0.0.1", "-p", str(port)]
+    return Server("moto", ServeProcess(command=command, port=port, health_path=None))
 
 
 def serves_cloud_control(server: Server) -> bool:

@@ -3,107 +3,54 @@
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
+from sagemaker_images.testing.server import ServeProcess, free_port
+
+__all__ = [
+    "POSTGRES_URL",
+    "ServerProcess",
+    "free_port",
+    "fresh_postgres_database",
+    "postgres_available",
+    "sigv4_server",
+    "unread_connections",
+]
+
 POSTGRES_URL = os.environ.get(
     "SAGEMAKER_IMAGES_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+class ServerProcess(ServeProcess):
+    """``sagemaker-images serve --db DB_URL ARGS`` on a free port; ``start()`` waits until it is healthy.
 
-
-class ServerProcess:
-    """``sagemaker-images serve`` in a child process on a free port."""
+    The package's ``ServeProcess`` (the pytest plugin's and the benchmarks' too), with what these tests
+    add: ``request`` parses the JSON answer and keeps its headers in ``last_headers``.
+    """
 
     def __init__(
         self, db_url: str, *args: str, log_path: Path | None = None, env: dict[str, str] | None = None
     ) -> None:
+        super().__init__(["--db", db_url, *args], log_path=log_path, env=env)
         self.db_url = db_url
         self.args = list(args)
-        self.extra_env = dict(env or {})
-        self.port = free_port()
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.last_headers: dict[str, str] = {}
 
     def start(self, timeout: float = 30.0) -> ServerProcess:
-        command = [
-            sys.executable,
-            "-m",
-            "sagemaker_images",
-            "serve",
-            "--port",
-            str(self.port),
-            "--db",
-            self.db_url,
-        ]
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SAGEMAKER_IMAGES_")}
-        env.update(self.extra_env)
-        self.process = subprocess.Popen([*command, *self.args], stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}; see {self.log_path}")
-            with contextlib.suppress(OSError):
-                status, _ = self.request("GET", "/_health")
-                if status == 200:
-                    return self
-            time.sleep(0.05)
-        raise RuntimeError("server did not become healthy")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        """``kill -9``: no chance to flush or clean up."""
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        return super().start(timeout)
 
     def request(
         self, method: str, path: str = "/", body: bytes | None = None, headers: dict[str, str] | None = None
     ) -> tuple[int, dict]:
         """Raw HTTP: status and parsed JSON body (or {} when there is none)."""
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            data = response.read()
-            self.last_headers = {k.lower(): v for k, v in response.getheaders()}
-            return response.status, orjson.loads(data) if data else {}
-        finally:
-            conn.close()
-
-    def __enter__(self) -> ServerProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        status, self.last_headers, data = self.http(method, path, body, headers, timeout=30)
+        return status, orjson.loads(data) if data else {}
 
 
 def unread_connections(port: int) -> tuple[int, int]:

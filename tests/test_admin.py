@@ -58,7 +58,7 @@ def test_reset_clock_faults_export_load(admin_server: SageMakerImagesServer) -> 
     admin_server.load(snapshot)
     assert [i["ImageName"] for i in sm.list_images()["Images"]] == ["slow"]
     # reset also brought the clock back: the loaded image's transitions were settled already.
-    status, clock = admin_server._request("GET", "/_admin/clock")
+    status, _, clock = admin_server.http("GET", "/_admin/clock")
     assert status == 200 and json.loads(clock)["offset"] == 0
 
 
@@ -75,7 +75,7 @@ def test_a_load_that_fails_halfway_changes_nothing(admin_server: SageMakerImages
         "".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2],  # cut off within its last row
         snapshot + lines[-1],  # its last row twice
     ):
-        status, answer = admin_server._request("POST", "/_admin/load", broken.encode())
+        status, _, answer = admin_server.http("POST", "/_admin/load", broken.encode())
         assert (status, json.loads(answer)["__type"]) == (400, "ValidationException")
         assert admin_server.export() == before
     admin_server.load(snapshot)
@@ -105,7 +105,7 @@ def test_bad_admin_requests_get_errors_not_500s(
     admin_server: SageMakerImagesServer, method: str, name: str, body: object, code: str
 ) -> None:
     raw = body.encode() if isinstance(body, str) else (b"" if body is None else json.dumps(body).encode())
-    status, answer = admin_server._request(method, f"/_admin/{name}", raw)
+    status, _, answer = admin_server.http(method, f"/_admin/{name}", raw)
     assert json.loads(answer)["__type"] == code
     assert status == (404 if code == "UnknownOperationException" else 400)
 
@@ -127,7 +127,7 @@ def secured(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_sigv4_mode_needs_a_key_allowed_to_administer(secured: SageMakerImagesServer) -> None:
-    status, body = secured._request("POST", "/_admin/reset", b"")
+    status, _, body = secured.http("POST", "/_admin/reset", b"")
     assert (status, json.loads(body)["__type"]) == (403, "MissingAuthenticationTokenException")
     for key in ("AKIDWILD", "AKIDALL"):
         secured.admin_key = (key, KEYS[key]["secret"])

@@ -270,15 +270,13 @@ def test_an_unreachable_upstream_is_a_502_in_the_callers_protocol(tmp_path) -> N
         )
         assert status == 502 and b"<ErrorResponse><Error><Type>Receiver</Type><Code>BadGateway</Code>" in body
         # AWS SDKs retry it, and report it with its code.
-        client = SageMakerImagesServer.__new__(SageMakerImagesServer)
-        client.port = proxy.port
-        s3 = client.client("s3", config=Config(retries={"total_max_attempts": 2}))
+        s3 = proxy.client("s3", config=Config(retries={"total_max_attempts": 2}))
         with pytest.raises(ClientError) as caught:
             s3.list_buckets()
         assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 502
         assert caught.value.response["ResponseMetadata"]["RetryAttempts"] == 1
         # Its own operations do not depend on the upstream.
-        sm = client.client("sagemaker", config=NO_RETRIES)
+        sm = proxy.client("sagemaker", config=NO_RETRIES)
         assert sm.list_images()["Images"] == []
 
 

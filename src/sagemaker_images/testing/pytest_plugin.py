@@ -40,7 +40,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         from sagemaker_images.testing.server import SageMakerImagesServer
 
         state = session.config._tmp_path_factory.mktemp("sagemaker-images")  # type: ignore[attr-defined]
-        session.config.stash[_STASH_KEY] = SageMakerImagesServer(state).start()
+        session.config.stash[_STASH_KEY] = SageMakerImagesServer(state).launch()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
