@@ -10,6 +10,9 @@ it; any other request goes through the emitter untouched, to moto's handler or t
 Wrapping the emitter class (not a session's handler list) reaches every client, whether it was made
 before or after the mock started, from any session. Retries are unaffected: botocore parses the
 answer and runs its ``needs-retry`` handlers on it as on any HTTP response.
+
+``HierarchicalEmitter._emit`` is private to botocore: pyproject.toml pins botocore to the versions
+this was tested with.
 """
 
 from __future__ import annotations
