@@ -184,7 +184,9 @@ def test_composes_with_moto_in_either_order(moto_outside: bool) -> None:
         assert json.loads(found["ResourceDescription"]["Properties"])["ImageName"] == "composed"
 
 
-def test_fail_next_goes_through_botocore_retries() -> None:
+def test_fail_next_goes_through_botocore_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    # botocore's own retry decisions, without its back-off sleeps (up to 1, 2, 4 s for throttling).
+    monkeypatch.setattr("botocore.retries.standard.ExponentialBackoff.delay_amount", lambda *_: 0)
     with mock_sagemaker_images() as images:
         sm = boto3.client("sagemaker", config=Config(retries={"mode": "standard", "max_attempts": 3}))
         sm.create_image(ImageName="retried", RoleArn=ROLE)

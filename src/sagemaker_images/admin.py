@@ -88,7 +88,10 @@ class Admin:
             response = await endpoint(body)
         except ServiceError as error:
             payload = orjson.dumps({"__type": error.code, "message": error.message})
-            response = Response(error.status, payload, JSON, {b"x-amzn-errortype": error.code.encode()})
+            headers = {b"x-amzn-errortype": error.code.encode()}
+            if error.closes_connection:
+                headers[b"connection"] = b"close"
+            response = Response(error.status, payload, JSON, headers)
         await respond(send, response)
 
     async def _authorize(self, request: Request, body: bytes) -> None:

@@ -10,6 +10,8 @@ from collections.abc import Iterable
 class ServiceError(Exception):
     code: str = "InternalFailure"
     status: int = 400
+    # The answer closes the connection (RFC 9110 §15.5.9: a 408 means the server gave up waiting).
+    closes_connection: bool = False
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)

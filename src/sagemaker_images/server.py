@@ -184,13 +184,17 @@ class Application:
         """STS's query protocol (GetCallerIdentity): the same limits and signatures, answered in XML."""
         started = time.perf_counter()
         request_id = wire.new_request_id()
+        closes = False
         try:
             body = await self.read_body(request)
             caller = await self._authenticate(request.scope, body)
             answer = sts.answer(body, request.headers, caller, self.settings.default_account, request_id)
         except ServiceError as error:
             answer = sts.error_answer(error, request_id)
+            closes = error.closes_connection
         headers = {b"x-amzn-requestid": request_id.encode()}
+        if closes:
+            headers[b"connection"] = b"close"
         await respond(send, Response(answer.status, answer.body, sts.CONTENT_TYPE, headers))
         # Its one operation succeeded, or the error's code (one of this server's) is in the XML answer.
         ok = answer.status == 200

@@ -39,6 +39,7 @@ class RequestEntityTooLarge(ServiceError):
 class RequestTimeoutException(ServiceError):
     code = "RequestTimeoutException"
     status = 408
+    closes_connection = True
 
 
 # What an endpoint answers before the target names an API: AWS JSON 1.1, as SageMaker speaks.
@@ -115,6 +116,8 @@ def answer(call: Call, result: dict[str, Any]) -> Response:
 
 def error_answer(call: Call, error: ServiceError) -> Response:
     headers = {b"x-amzn-errortype": error.code.encode(), b"x-amzn-requestid": call.request_id.encode()}
+    if error.closes_connection:
+        headers[b"connection"] = b"close"
     return Response(error.status, error_body(error), content_type(call.json_version), headers)
 
 
