@@ -19,7 +19,6 @@ from sagemaker_images.server import Application
 from sagemaker_images.services import PAGE_TOKEN_SECRET, build_authenticator
 from sagemaker_images.store import open_database
 from sagemaker_images.store.secrets import shared_secret
-from sagemaker_images.upstream import check_url
 
 log = logging.getLogger("sagemaker_images")
 
@@ -56,6 +55,8 @@ def serve(settings: Settings) -> int:
         for route in settings.registry:
             parse_route(route)
         if settings.upstream:
+            from sagemaker_images.upstream import check_url
+
             check_url(settings.upstream)
         if settings.admin and settings.workers > 1:
             raise ValueError("--admin needs --workers 1: the clock and faults it sets belong to one process")

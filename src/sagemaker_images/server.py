@@ -18,7 +18,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -41,7 +41,9 @@ from sagemaker_images.shapes.model import ApiOperation
 from sagemaker_images.store import Database, open_database
 from sagemaker_images.store.resource_requests import ResourceRequests
 from sagemaker_images.tenancy import Tenant
-from sagemaker_images.upstream import Upstream
+
+if TYPE_CHECKING:
+    from sagemaker_images.upstream import Upstream
 
 log = logging.getLogger("sagemaker_images")
 
@@ -80,8 +82,11 @@ class Application:
         self.faults = Faults()
         if settings.admin:
             self.routes.insert(1, admin.route(self))
-        self.upstream = Upstream(self, settings.upstream) if settings.upstream else None
-        if self.upstream is not None:
+        self.upstream: Upstream | None = None
+        if settings.upstream:
+            from sagemaker_images.upstream import Upstream  # and httpx: only a forwarding server needs it
+
+            self.upstream = Upstream(self, settings.upstream)
             self.routes.insert(len(self.routes) - 2, self.upstream.route())  # before the AWS routes
 
     def start(self) -> None:

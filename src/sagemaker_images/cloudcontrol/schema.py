@@ -14,13 +14,15 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
-
-import jsonschema
-import referencing
-from referencing.jsonschema import DRAFT7
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_images import jsontext
+
+if TYPE_CHECKING:
+    import jsonschema
+
+# jsonschema is imported by the first validation that needs it, not at import: a server's start-up
+# does not pay for it (docs/performance.md).
 
 # The resource types this server handles: their names, here only, and their published schemas.
 IMAGE = "AWS::SageMaker::Image"
@@ -137,6 +139,8 @@ class ResourceSchema:
 
     @functools.cached_property
     def _validator(self) -> jsonschema.protocols.Validator:
+        import jsonschema
+
         return jsonschema.Draft7Validator(self.document)
 
     @functools.cached_property
@@ -144,6 +148,10 @@ class ResourceSchema:
         handler_schema = self.document.get("handlers", {}).get("list", {}).get("handlerSchema")
         if handler_schema is None:
             return None
+        import jsonschema
+        import referencing
+        from referencing.jsonschema import DRAFT7
+
         registry = referencing.Registry().with_resource(
             "resource-schema.json", DRAFT7.create_resource(self.document)
         )
@@ -185,6 +193,8 @@ class ResourceSchema:
                 )
 
             return check_integer
+        import jsonschema
+
         definitions = self.document.get("definitions", {})
         validator = jsonschema.Draft7Validator({"definitions": definitions, "properties": {name: schema}})
         return lambda value: validator.is_valid({name: value})

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
-
-import botocore.session
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from typing import TYPE_CHECKING, Any
 
 from sagemaker_images.images import references, resolution
 from sagemaker_images.images.references import Reference
 from sagemaker_images.images.resolution import Failed, Outcome, Resolved, Unreachable
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
+
+# botocore's session, config and exceptions are imported where a call is made, not at import: a
+# server that resolves nothing through AWS starts without them (docs/performance.md).
 
 ClientFactory = Callable[[str, str], Any]  # (service, region) -> botocore client
 
@@ -41,6 +43,9 @@ _TRANSIENT = frozenset(
 
 def botocore_clients(endpoint: str, timeout: float) -> ClientFactory:
     """Clients of one botocore session, cached per (service, region); ``aws`` = botocore's endpoints."""
+    import botocore.session
+    from botocore.config import Config
+
     session = botocore.session.get_session()
     config = Config(
         connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 1, "mode": "standard"}
@@ -72,6 +77,8 @@ class EcrRegistry:
         if location is None:
             return resolution.invalid_image(base_image, "not an Amazon ECR repository URI")
         image_id = {"imageDigest": reference.digest} if reference.digest else {"imageTag": reference.manifest}
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
         try:
             answer = self.clients("ecr", location.region).describe_images(
                 registryId=location.account, repositoryName=reference.repository, imageIds=[image_id]
@@ -116,6 +123,8 @@ class RoleCheck:
 
     def check(self, role_arn: str, region: str) -> Failed | Unreachable | None:
         name = role_arn.rsplit("/", 1)[-1]
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
         try:
             role = self.clients("iam", region).get_role(RoleName=name)["Role"]
         except ClientError as error:

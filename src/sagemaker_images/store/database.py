@@ -52,6 +52,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (a unit test holds it to Alembic's own answer). A schema
 # already there needs no Alembic at all, which saves a quarter of a second of imports at start-up.
 SCHEMA_REVISION = "0009"
+# Alembic's record of the revision, as Alembic creates it (for a schema made without Alembic).
+_ALEMBIC_VERSION = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 # How often an operation that PostgreSQL rolled back (deadlock, serialization failure) is run again.
 RETRY_ATTEMPTS = 4
@@ -188,7 +195,10 @@ class Database:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, safe across replicas)."""
-        if self.schema_revision() == SCHEMA_REVISION:
+        revision = self.schema_revision()
+        if revision == SCHEMA_REVISION:
+            return
+        if revision is None and self.is_sqlite and self._create_if_empty():
             return
         from alembic import command
         from alembic.config import Config
@@ -208,6 +218,30 @@ class Database:
                     conn.rollback()  # a failed migration leaves the transaction aborted
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(727201)")
                     conn.commit()
+
+    def _create_if_empty(self) -> bool:
+        """A new SQLite database (no tables at all) gets the newest schema straight from ``tables.py``,
+        stamped with its revision, in one transaction: what the migrations would build, without
+        importing Alembic or running nine migrations (a test holds the two to the same schema). Each
+        test server and in-process registry starts from such a database. False if it is not empty.
+        """
+        from sagemaker_images.store.tables import metadata
+
+        with self.engine.connect() as conn:
+            # Two processes opening one new file: the second waits here, then finds the tables.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                if sa.inspect(conn).get_table_names():
+                    conn.rollback()
+                    return False
+                metadata.create_all(conn, checkfirst=False)
+                _ALEMBIC_VERSION.create(conn)
+                conn.execute(_ALEMBIC_VERSION.insert().values(version_num=SCHEMA_REVISION))
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+        return True
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at (None before the first migration)."""

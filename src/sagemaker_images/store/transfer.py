@@ -28,11 +28,9 @@ from typing import IO, Any
 
 import orjson
 import sqlalchemy as sa
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from sagemaker_images.store.database import MIGRATIONS, Database
+from sagemaker_images.store.database import SCHEMA_REVISION, Database
 from sagemaker_images.store.tables import INSTALLATION_TABLES, metadata
 
 FORMAT = "sagemaker-images-state"
@@ -44,25 +42,15 @@ class TransferError(Exception):
     """The stream or the database is not fit for the transfer; the message says why."""
 
 
-def head_revision() -> str:
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    head = ScriptDirectory.from_config(config).get_current_head()
-    assert head is not None
-    return head
-
-
 def export_state(database: Database, out: IO[bytes]) -> dict[str, int]:
     """Write every row to ``out``, from one consistent snapshot; returns rows per table."""
     counts: dict[str, int] = {}
     with database.read() as q:
         conn = q.conn
         revision = _revision(conn)
-        if revision != head_revision():
+        if revision != SCHEMA_REVISION:
             raise TransferError(
-                f"the database is at schema revision {revision}, this version writes {head_revision()}: "
+                f"the database is at schema revision {revision}, this version writes {SCHEMA_REVISION}: "
                 "run `sagemaker-images db upgrade` on it first"
             )
         _refuse_unknown_tables(conn)
@@ -162,7 +150,10 @@ def _insert(conn: Connection, table: sa.Table | None, rows: list[dict[str, Any]]
 
 
 def _revision(conn: Connection) -> str | None:
-    return MigrationContext.configure(conn).get_current_revision()
+    """The schema revision Alembic recorded (read directly: Alembic is not imported for transfers)."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
 
 
 def _state_tables() -> list[sa.Table]:
