@@ -67,6 +67,20 @@ def test_no_credentials_or_region_needed_and_environment_restored(bare_environme
         boto3.client("sagemaker", region_name="us-east-1").describe_image(ImageName="plain")
 
 
+def test_each_context_has_a_new_default_session_over_one_model_loader(bare_environment: None) -> None:
+    sessions = []
+    for _ in range(3):
+        with mock_sagemaker_images():
+            boto3.client("sagemaker").list_images()
+            sessions.append(boto3.DEFAULT_SESSION)
+    # New credentials and region each time, but SageMaker's model is parsed once per process.
+    assert len({id(session) for session in sessions}) == 3
+    loaders = {id(session._session.get_component("data_loader")) for session in sessions}
+    assert len(loaders) == 1
+    paths = sessions[-1]._session.get_component("data_loader").search_paths
+    assert len(paths) == len(set(paths))
+
+
 def test_regions_and_numeric_access_keys_are_tenants() -> None:
     with mock_sagemaker_images():
         ours = boto3.client(

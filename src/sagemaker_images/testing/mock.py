@@ -250,10 +250,10 @@ class _Environment:
             self.saved[name] = os.environ.get(name)
             os.environ[name] = value
         if changes:
-            # boto3's default session may hold credentials resolved before; let it find these.
+            # boto3's default session may hold credentials resolved before; a new one finds these.
             from unittest.mock import patch
 
-            self.session_patch = patch("boto3.DEFAULT_SESSION", None)
+            self.session_patch = patch("boto3.DEFAULT_SESSION", _fresh_default_session())
             self.session_patch.start()
 
     def exit(self) -> None:
@@ -264,6 +264,28 @@ class _Environment:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _fresh_default_session() -> Any:
+    """A new boto3 session (credentials and region resolved anew) reading service models through the
+    process's one botocore loader: parsing SageMaker's model again would cost each context ~150 ms."""
+    import boto3.session
+    import botocore.session
+
+    core = botocore.session.get_session()
+    loader = _shared_loader(core.get_config_variable("data_path"))
+    core.register_component("data_loader", loader)
+    session = boto3.session.Session(botocore_session=core)
+    # boto3 adds its own data directory to the loader's search paths in every session: keep one copy.
+    loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
+    return session
+
+
+@functools.cache
+def _shared_loader(data_path: str | None) -> Any:
+    import botocore.loaders
+
+    return botocore.loaders.create_loader(data_path)
 
 
 @functools.cache
