@@ -31,29 +31,30 @@ from tests.calls import FAST_WAITER
 from tests.conftest import client_for
 from tests.servers import POSTGRES_URL, ServerProcess, fresh_postgres_database, postgres_available
 
+# One Session for the module's clients, used under a lock: Sessions are not thread-safe, and a Session
+# per test or per thread would parse the large SageMaker model again for each.
+SESSION = boto3.session.Session(region_name="us-east-1")
+SESSION_LOCK = threading.Lock()
+
 
 class ThreadClients:
-    """One boto3 client per (thread, replica), made under a lock from one shared Session.
-
-    Sessions are not thread-safe, and a Session per thread would parse the large SageMaker model
-    again for each; a client, once made, is used by its own thread only.
-    """
+    """One boto3 client per (thread, replica), as the test's account; a client, once made, is used by
+    its own thread only."""
 
     def __init__(self, account: str, service: str = "sagemaker") -> None:
         self.service = service
-        self.session = boto3.session.Session(
-            aws_access_key_id=account, aws_secret_access_key="secret", region_name="us-east-1"
-        )
-        self.lock = threading.Lock()
+        self.account = account
         self.local = threading.local()
 
     def __call__(self, endpoint: str):
         clients = self.local.__dict__.setdefault("clients", {})
         if endpoint not in clients:
-            with self.lock:
-                clients[endpoint] = self.session.client(
+            with SESSION_LOCK:
+                clients[endpoint] = SESSION.client(
                     self.service,
                     endpoint_url=endpoint,
+                    aws_access_key_id=self.account,
+                    aws_secret_access_key="secret",
                     # No client retries: every answer the servers give is the one the test sees.
                     config=Config(retries={"max_attempts": 1, "mode": "standard"}, max_pool_connections=2),
                 )
