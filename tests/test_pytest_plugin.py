@@ -80,3 +80,17 @@ def test_server_fixture_under_xdist(pytester: pytest.Pytester, monkeypatch: pyte
     endpoints = {path.name: path.read_text() for path in out.iterdir()}
     assert sorted(endpoints) == ["gw0", "gw1"]
     assert endpoints["gw0"] != endpoints["gw1"]
+
+
+def test_the_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> None:
+    """pytest loads the plugin in every session of an environment with the package installed."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, sagemaker_images.testing.pytest_plugin\n"
+        "heavy = ('botocore', 'boto3', 'sqlalchemy', 'sagemaker_images.server', 'sagemaker_images.testing.mock')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
