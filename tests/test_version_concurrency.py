@@ -10,11 +10,12 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.calls import FAST_WAITER, advance_clock
 from tests.conftest import client_for, new_account
 from tests.servers import ServerProcess, fresh_postgres_database, postgres_available
 from tests.store_checks import inconsistencies
 
-FAST = {"Delay": 0.1, "MaxAttempts": 100}
+DELAY = 300
 
 
 def _burst(calls: list[Callable[[], str]]) -> tuple[list[str], list[str]]:
@@ -71,7 +72,8 @@ def test_creation_times_follow_version_numbers(server):
 @pytest.fixture
 def strict_replicas(backend: str, tmp_path) -> list[ServerProcess]:
     """Two replicas on one database with the AWS rule on (one server on SQLite)."""
-    flags = ("--reject-concurrent-version-creates", "--transition-delay", "1")
+    # Versions stay CREATING for five minutes; the test moves the clock past the image's creation.
+    flags = ("--reject-concurrent-version-creates", "--transition-delay", str(DELAY), "--admin")
     if backend == "sqlite":
         with ServerProcess(f"sqlite:///{tmp_path / 'state.db'}", *flags, log_path=tmp_path / "a.log") as one:
             yield [one]
@@ -90,7 +92,9 @@ def test_overlapping_calls_are_refused_and_serial_ones_accepted(strict_replicas,
     account = new_account()
     clients = [client_for(s.endpoint, account) for s in strict_replicas for _ in range(4)]
     clients[0].create_image(ImageName="strict", RoleArn=f"arn:aws:iam::{account}:role/R")
-    clients[0].get_waiter("image_created").wait(ImageName="strict", WaiterConfig=FAST)
+    for server in strict_replicas:
+        advance_clock(server, DELAY)
+    clients[0].get_waiter("image_created").wait(ImageName="strict", WaiterConfig=FAST_WAITER)
     # Serial calls, each while the versions before it are still CREATING: all accepted.
     for index in range(5):
         _creator(clients[index % len(clients)], "strict", f"serial-{index}")()
@@ -107,8 +111,8 @@ def test_overlapping_calls_are_refused_and_serial_ones_accepted(strict_replicas,
     if backend == "postgres":
         # Across replicas alone (one call per replica, never two in one process): still refused.
         across = 0
+        pair = [client_for(s.endpoint, account) for s in strict_replicas]
         for round_ in range(20):
-            pair = [client_for(s.endpoint, account) for s in strict_replicas]
             made, refused = _burst([_creator(c, "strict", f"pair-{round_}-{i}") for i, c in enumerate(pair)])
             assert made and set(refused) <= {"ResourceInUse"}
             across += len(refused)
