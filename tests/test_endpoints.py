@@ -16,7 +16,7 @@ sm, cc, sts = (boto3.client(s, region_name="us-east-1") for s in ("sagemaker", "
 sm.create_image(ImageName="by-env", RoleArn="arn:aws:iam::000000000000:role/R")
 state = json.dumps({"ImageName": "by-env-cc", "ImageRoleArn": "arn:aws:iam::000000000000:role/R"})
 event = cc.create_resource(TypeName="AWS::SageMaker::Image", DesiredState=state)["ProgressEvent"]
-cc.get_waiter("resource_request_success").wait(RequestToken=event["RequestToken"], WaiterConfig={"Delay": 1})
+cc.get_waiter("resource_request_success").wait(RequestToken=event["RequestToken"], WaiterConfig={"Delay": 0.05})
 print(json.dumps({
     "account": sts.get_caller_identity()["Account"],
     "images": sorted(i["ImageName"] for i in sm.list_images()["Images"]),
