@@ -53,6 +53,11 @@ def configure(level: str, log_format: str) -> None:
     _enabled = log_format == "json"
 
 
+def enabled() -> bool:
+    """Whether calls are logged at all (callers skip gathering the fields otherwise)."""
+    return _enabled
+
+
 def log_call(
     *,
     request_id: str,

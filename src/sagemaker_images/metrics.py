@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -52,15 +53,28 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self.in_flight = Gauge(
+        # Changed on the event loop only (where calls are answered); read when scraped.
+        self.in_flight = 0
+        Gauge(
             "sagemaker_images_requests_in_flight",
             "API calls being answered now.",
             registry=self.registry,
-        )
+        ).set_function(lambda: self.in_flight)
+        # The labelled children of one call's outcome, looked up once per kind of outcome: the labels
+        # are bounded (see above), and ``labels()`` takes a lock and builds its key on every call.
+        self._children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
 
     def observe(self, api: str, operation: str, status: int, error_code: str, seconds: float) -> None:
-        self.requests.labels(api, operation, status_class(status), error_code).inc()
-        self.latency.labels(api, operation).observe(seconds)
+        key = (api, operation, status, error_code)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(api, operation, status_class(status), error_code),
+                self.latency.labels(api, operation),
+            )
+        requests, latency = children
+        requests.inc()
+        latency.observe(seconds)
 
     def watch_database(self, database: Database, cloudcontrol_counts: Callable[[], dict[str, int]]) -> None:
         self.registry.register(_StoreCollector(database, cloudcontrol_counts))

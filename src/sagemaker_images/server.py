@@ -5,9 +5,11 @@ and ``GET /metrics``.
 What the endpoint answers is ``Application.routes``, tried in order (``protocol/asgi.py``); the last
 route answers anything as an AWS JSON call, so an unknown request gets the error AWS would give.
 
-A request is read, authenticated, routed by its X-Amz-Target and validated on the event loop; the
-operation itself (database work) runs on a thread pool so a slow commit never stalls other
-connections — except SQLite reads, cheaper to answer in place (``services.READ_OPERATIONS``).
+A request is read, authenticated, routed by its X-Amz-Target and validated on the event loop. On
+PostgreSQL the operation itself (database work, a network round trip per statement) runs on a
+thread pool. On SQLite it runs on the event loop: reads in place (``services.READ_OPERATIONS``), and
+writes in place too, joining the current group commit, whose COMMIT (the fsync) a committing thread
+makes while the loop goes on (``store/group_commit.py``); the answer waits for that COMMIT.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from sagemaker_images.protocol.sigv4 import SignedRequest
 from sagemaker_images.services import READ_OPERATIONS, Service, build_authenticator, build_services
 from sagemaker_images.shapes.model import ApiOperation
 from sagemaker_images.store import Database, open_database
+from sagemaker_images.store.group_commit import WouldBlock
 from sagemaker_images.store.resource_requests import ResourceRequests
 from sagemaker_images.tenancy import Tenant
 
@@ -61,9 +64,11 @@ class Application:
         self.settings = settings
         self.database = database
         self.services: dict[str, Service] = {}
+        self._served: dict[str, Service] = {}  # by name, for the metrics' labels
         self.authenticator = authenticator or build_authenticator(settings)
         self.executor = ThreadPoolExecutor(max_workers=settings.threads, thread_name_prefix="op")
-        self.reads_on_loop = False
+        # SQLite: operations run on the event loop (see above); set when the database is opened.
+        self.on_loop = False
         self.ready = False
         self.metrics = Metrics()
         self.console = Console(self.authenticator, settings.default_account, settings.console_secret)
@@ -93,10 +98,11 @@ class Application:
         if self.database is None:
             self.database = open_database(self.settings.database_url())
         self.services = build_services(self.settings, self.database, self.clock, self.faults)
+        self._served = {service.name: service for service in self.services.values()}
         for service in self.services.values():
             for task in service.background:
                 task.start()
-        self.reads_on_loop = self.database.is_sqlite
+        self.on_loop = self.database.is_sqlite
         self.metrics.watch_database(self.database, self._cloudcontrol_counts)
         self.ready = True
 
@@ -213,7 +219,8 @@ class Application:
         started = time.perf_counter()
         call = wire.Call(wire.new_request_id())
         error_code = ""
-        self.metrics.in_flight.inc()
+        metrics = self.metrics
+        metrics.in_flight += 1
         try:
             response = wire.answer(call, await self._call(request, call))
         except ServiceError as error:
@@ -223,7 +230,7 @@ class Application:
             failure = ServiceError(_INTERNAL_FAILURE, code="InternalFailure", status=500)
             response, error_code = wire.error_answer(call, failure), failure.code
         finally:
-            self.metrics.in_flight.dec()
+            metrics.in_flight -= 1
         if request.path == CONSOLE_API:
             response.headers.update(SECURITY_HEADERS)
             response.headers[b"cache-control"] = b"no-store"
@@ -235,7 +242,7 @@ class Application:
     ) -> None:
         """The call in /metrics (bounded labels only) and in the access log."""
         # Only names this server serves become labels; whatever else a caller sends is "unknown".
-        served = next((s for s in self.services.values() if s.name == call.service), None)
+        served = self._served.get(call.service)
         if call.service == "STS":
             api, operation = call.service, call.operation
         elif served is not None:
@@ -244,6 +251,8 @@ class Application:
         else:
             api = operation = UNKNOWN
         self.metrics.observe(api, operation, status, error_code, seconds)
+        if not access_log.enabled():
+            return
         client = request.scope.get("client")
         access_log.log_call(
             request_id=call.request_id,
@@ -263,11 +272,11 @@ class Application:
         """One API call, in AWS's order: read, authenticate, route, authorise, validate, run, shape."""
         headers = request.headers
         # The API a request names decides how everything about it is written, errors included.
-        target = wire.peek_target(headers.get("x-amz-target"))
-        if target is not None and (named := self.services.get(target.prefix)) is not None:
+        named_target = wire.peek_target(headers.get("x-amz-target"))
+        if named_target is not None and (named := self.services.get(named_target.prefix)) is not None:
             call.service, call.operation, call.json_version = (
                 named.name,
-                target.operation,
+                named_target.operation,
                 named.api.json_version,
             )
         if request.method != "POST" or request.path not in ("/", CONSOLE_API):
@@ -278,11 +287,11 @@ class Application:
         given_tenant: Tenant | None = None
         if request.path == CONSOLE_API:
             # The console session stands in for a signature; from here on it is any API call.
-            target = wire.parse_target(headers.get("x-amz-target"))
+            target = wire.require_target(named_target)
             caller, given_tenant = self.console.caller(headers, target)
         else:
-            caller = await self._authenticate(request.scope, body)
-            target = wire.parse_target(headers.get("x-amz-target"))
+            caller = None if self.authenticator is None else await self._authenticate(request.scope, body)
+            target = wire.require_target(named_target)
         service, operation = self._route(target)
         self.faults.raise_injected(target.operation)
         params = wire.parse_body(body)
@@ -299,12 +308,22 @@ class Application:
             )
         call.account, call.region = tenant.account, tenant.region
         handler = service.handlers[target.operation]
-        if self.reads_on_loop and target.operation in READ_OPERATIONS:
-            result = access.call_as(caller, handler, tenant, validated)
-        else:
+        if not self.on_loop:
             result = await asyncio.get_running_loop().run_in_executor(
                 self.executor, access.call_as, caller, handler, tenant, validated
             )
+        elif target.operation in READ_OPERATIONS:
+            result = access.call_as(caller, handler, tenant, validated)
+        else:
+            assert self.database is not None
+            try:
+                result = await self.database.write_on_loop(
+                    lambda: access.call_as(caller, handler, tenant, validated)
+                )
+            except WouldBlock:  # another process holds SQLite's write lock: wait for it on a thread
+                result = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, access.call_as, caller, handler, tenant, validated
+                )
         return operation.shape_output(result)
 
     async def read_body(self, request: Request) -> bytes:
@@ -357,25 +376,53 @@ def _is_sts_query(request: Request) -> bool:
     return request.method == "POST" and request.path == "/" and sts.is_query_request(request.headers)
 
 
+# The event loop the last request ran on. ``asyncio.current_task()`` without a loop asks for the
+# running one, which costs a getpid() system call on Python 3.11; with the loop it does not.
+_last_loop: list[asyncio.AbstractEventLoop] = []
+
+
+def _current_task() -> asyncio.Task[Any]:
+    task = asyncio.current_task(_last_loop[0]) if _last_loop else None
+    if task is None:  # the first request, or one on another loop (tests run several)
+        task = asyncio.current_task()
+        assert task is not None
+        _last_loop[:] = [task.get_loop()]
+    return task
+
+
 async def read_body(receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole body, which must arrive within ``timeout`` seconds: a trickling client cannot hold a
+    request open. (One timer that cancels this task when it fires, which costs a third of what
+    ``asyncio.timeout`` costs per request; the body has nearly always arrived with the head.)"""
+    task = _current_task()
+    expired = False
+
+    def expire() -> None:
+        nonlocal expired
+        expired = True
+        task.cancel()
+
+    timer = task.get_loop().call_later(timeout, expire)
     chunks: list[bytes] = []
     size = 0
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        try:
-            # The whole body must arrive in time: a trickling client cannot hold a request open.
-            async with asyncio.timeout_at(deadline):
-                message = await receive()
-        except TimeoutError:
-            raise wire.RequestTimeoutException(
-                f"The request body did not arrive within {timeout:g} seconds."
-            ) from None
-        if message["type"] == "http.disconnect":
-            raise SerializationException("The client closed the connection before the body ended.")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise SerializationException("The client closed the connection before the body ended.")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+            if not message.get("more_body", False):
+                return b"".join((*chunks, chunk)) if chunks else chunk
+            chunks.append(chunk)
+    except asyncio.CancelledError:
+        if not expired:
+            raise
+        task.uncancel()  # the cancellation was this timer's, and it ends here
+        raise wire.RequestTimeoutException(
+            f"The request body did not arrive within {timeout:g} seconds."
+        ) from None
+    finally:
+        timer.cancel()

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from sagemaker_images.images.lifecycle import DELETED
 from sagemaker_images.images.registry import ImageRegistry
@@ -80,13 +81,13 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
         (queries._VERSION, {"image_id": image_id, "version": 2, **visible}),
         (queries._LATEST_VERSION, {"image_id": image_id, **visible}),
         (queries._VERSION_BY_CLIENT_TOKEN, {"image_id": image_id, "client_token": "token-1"}),
-        (queries._LAST_VERSION_CREATED, {"image_id": image_id}),
-        (queries._list_versions(Sort.NUMBER, True, False, ()), {"image_id": image_id, **visible, "limit": 2}),
+        (queries._NAMED_VERSION, {**key, "version": 2}),
+        (queries._NAMED_LATEST_VERSION, key),
+        (queries._list_versions(Sort.NUMBER, True, False, ()), {**key, "limit": 2}),
         (
             queries._list_versions(Sort.CREATED, False, True, ("created_after",)),
             {
-                "image_id": image_id,
-                **visible,
+                **key,
                 "limit": 10,
                 "after_0": 0.0,
                 "after_1": 1,
@@ -108,15 +109,62 @@ def test_prepared_statements_answer_what_connection_execute_answers(database: Da
                 {k: type(v) for k, v in row.items()} for row in theirs
             ]
     with database.write() as q:
-        # A statement that writes, run both ways in one transaction: the prepared run (second) sees the
-        # direct run's increment.
-        mine, theirs = _both_ways(q.conn, queries._NEXT_VERSION_NUMBER, {"image_id": image_id})
-        assert mine == [{"version_counter": row["version_counter"] + 1} for row in theirs]
+        # Statements that write, run both ways in one transaction: the prepared run (second) sees the
+        # direct run's effect.
+        take = {"client_token": "token-unused"}
+        for prepared, params in (
+            (
+                queries._TAKE_VERSION_NUMBER_BY_NAME,
+                {f"image_{k}" if k in ("account", "region", "name_key") else k: v for k, v in key.items()}
+                | take,
+            ),
+            (queries._TAKE_VERSION_NUMBER_BY_ID, {"image_id": image_id, **take}),
+        ):
+            mine, theirs = _both_ways(q.conn, prepared, params)
+            assert [{**row, "version_counter": row["version_counter"] + 1} for row in theirs] == mine
+            assert mine[0]["last_created"] is not None
+        used = _both_ways(
+            q.conn, queries._TAKE_VERSION_NUMBER_BY_ID, {"image_id": image_id, "client_token": "token-1"}
+        )
+        assert used == ([], [])  # a client token already used takes no number
         mine, theirs = _both_ways(q.conn, queries._IMAGE_FOR_UPDATE, key)
         assert mine == theirs
+        # An insert both ways, read back through SQLAlchemy: the same row but for its key.
+        version = {
+            "image_id": image_id,
+            "client_token": "inserted",
+            "base_image": "repo/base:9",
+            "vendor_guidance": None,
+            "archives_at": None,
+            "job_type": "TRAINING",
+            "ml_framework": None,
+            "programming_lang": None,
+            "processor": None,
+            "horovod": True,
+            "release_notes": None,
+            "created_at": 5.0,
+            "modified_at": 5.0,
+            "settles_at": 5.0,
+            "status": "CREATING",
+            "next_status": "CREATED",
+            "failure_reason": None,
+        }
+        q.conn.execute(queries._INSERT_VERSION.statement, {**version, "version": 98, "client_token": "a"})
+        queries._INSERT_VERSION.execute(q.conn, **{**version, "version": 99, "client_token": "b"})
+        versions = tables.image_versions
+        inserted = q.conn.execute(
+            sa.select(versions).where(versions.c.image_id == image_id, versions.c.version.in_([98, 99]))
+        )
+        direct, prepared_row = (
+            {k: v for k, v in row.items() if k not in ("version", "client_token")}
+            for row in inserted.mappings()
+        )
+        assert direct == prepared_row
     covered = {id(prepared) for prepared, _ in cases} | {
-        id(queries._NEXT_VERSION_NUMBER),
+        id(queries._TAKE_VERSION_NUMBER_BY_NAME),
+        id(queries._TAKE_VERSION_NUMBER_BY_ID),
         id(queries._IMAGE_FOR_UPDATE),
+        id(queries._INSERT_VERSION),
     }
     declared = [value for value in vars(queries).values() if isinstance(value, Prepared)]
     assert all(id(prepared) in covered for prepared in declared), "a prepared statement is not compared here"

@@ -99,7 +99,7 @@ class AppImageConfigRegistry:
 
     @operation("DescribeAppImageConfig", reads=True)
     def describe(self, tenant: Tenant, request: Request) -> Response:
-        with self.database.read() as q:
+        with self.database.read(one_statement=True) as q:
             row = _find(AppImageConfigQueries(q), tenant, request["AppImageConfigName"])
         return _details(tenant, row)
 
@@ -149,7 +149,7 @@ class AppImageConfigRegistry:
             modified_after=request.get("ModifiedTimeAfter"),
             modified_before=request.get("ModifiedTimeBefore"),
         )
-        with self.database.read() as q:
+        with self.database.read(one_statement=True) as q:
             page = AppImageConfigQueries(q).list(
                 tenant.account,
                 tenant.region,

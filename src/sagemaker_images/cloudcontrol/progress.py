@@ -143,7 +143,7 @@ class RequestTracker:
                     return self.event(earlier)
                 raise _concurrent() from None
             row = store.get(str(values["request_token"]))
-        self._wake.set()
+        self.database.after_commit(self._wake.set)  # the worker reads the request: once it is there
         assert row is not None
         return self.event(row)
 
@@ -398,7 +398,7 @@ class RequestTracker:
                     token, {"status": CANCEL_IN_PROGRESS, "event_time": self.clock(), "retry_after": None}
                 )
                 row = store.get(token)
-        self._wake.set()
+        self.database.after_commit(self._wake.set)
         assert row is not None
         return self.event(row)
 

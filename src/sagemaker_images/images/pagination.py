@@ -13,7 +13,7 @@ from typing import Any
 
 from sagemaker_images.errors import ValidationException
 from sagemaker_images.page_tokens import InvalidToken, PageTokens
-from sagemaker_images.store.keyset import Keyset, Page, Sort
+from sagemaker_images.store.keyset import Keyset, Order, Page
 from sagemaker_images.tenancy import Tenant
 
 # AWS's own text, placeholder and all.
@@ -39,7 +39,7 @@ class Window:
         listing: str,
         request: dict[str, Any],
         *,
-        sort: Sort,
+        sort: Order,
         default_size: int,
         descending: bool = False,
     ) -> Window:
@@ -60,7 +60,7 @@ class Window:
         tenant: Tenant,
         listing: str,
         request: dict[str, Any],
-        sorts: dict[str, Sort],
+        sorts: dict[str, Order],
         *,
         default_sort: str = "CREATION_TIME",
         default_order: str = "DESCENDING",

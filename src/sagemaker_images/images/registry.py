@@ -139,13 +139,13 @@ class ImageRegistry:
                 raise _image_exists(name) from None
             q.tag_set(image_id).put(tags)
         if pending and self.checks is not None:
-            self.checks.wake()
+            self.database.after_commit(self.checks.wake)
         return {"ImageArn": image_arn(tenant, name)}
 
     @operation("DescribeImage", reads=True)
     def describe_image(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        with self.database.read() as q:
+        with self.database.read(one_statement=True) as q:
             row = _find_image(q, tenant, request["ImageName"], now)
         return {**_image_summary(tenant, row, now), "RoleArn": row["role_arn"]}
 
@@ -191,7 +191,7 @@ class ImageRegistry:
     def list_images(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
         window = pagination.Window.sorted(self.tokens, tenant, "ListImages", request, _IMAGE_SORTS)
-        with self.database.read() as q:
+        with self.database.read(one_statement=True) as q:
             page = q.list_images(
                 tenant.account,
                 tenant.region,
@@ -221,8 +221,12 @@ class ImageRegistry:
         try:
             return self._create_image_version(tenant, request)
         finally:
-            with self._version_creates_lock:
-                self._version_creates.discard(key)
+            # The call runs until its write is committed (on SQLite's event loop, after this returns).
+            self.database.after_commit(lambda: self._version_create_ended(key))
+
+    def _version_create_ended(self, key: tuple[str, str, str]) -> None:
+        with self._version_creates_lock:
+            self._version_creates.discard(key)
 
     def _create_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
@@ -234,12 +238,18 @@ class ImageRegistry:
                 found = _find_image(q, tenant, request["ImageName"], now)
                 if not q.try_exclusive_version_create(found["id"]):
                     raise _modified_concurrently()
-            image = _find_image(q, tenant, request["ImageName"], now, lock=True)
-            name = image["name"]
-            # A retry with the same token is the same request: answer with the version it made.
-            earlier = q.version_by_client_token(image["id"], request["ClientToken"])
-            if earlier is not None:
-                return {"ImageVersionArn": image_version_arn(tenant, name, earlier["version"])}
+            # The image, its next number and the client token's check, taken together under the
+            # image's row lock. Every refusal below undoes the number with the rest of the write.
+            key = (tenant.account, tenant.region, request["ImageName"].lower())
+            image = q.take_version_number(*key, request["ClientToken"], now, DELETED)
+            if image is None:
+                # No such image, or a retry with the same token: the same request, answered with the
+                # version it made.
+                found = _find_image(q, tenant, request["ImageName"], now, lock=True)
+                earlier = q.version_by_client_token(found["id"], request["ClientToken"])
+                assert earlier is not None  # the image is there and locked: the token was used
+                return {"ImageVersionArn": image_version_arn(tenant, found["name"], earlier["version"])}
+            name, number = image["name"], image["version_counter"]
             if observe(image, now).status not in _VERSIONABLE:
                 raise ValidationException(f"Image {name} is in an invalid state.")
             limit = self.options.max_versions_per_image
@@ -248,10 +258,9 @@ class ImageRegistry:
                 if used >= limit:
                     raise _limit_exceeded("Maximum number of versions per image", limit, used, "Versions")
             _refuse_taken_aliases(q, image, aliases, version=None)
-            number = q.next_version_number(image["id"])
-            # Read under the image's lock, after the number: a later number never gets an earlier
+            # Read under the image's lock, with the number: a later number never gets an earlier
             # time (and never one before the newest version's, should the wall clock step back).
-            created = max(self.clock(), q.last_version_created(image["id"]) or 0.0)
+            created = max(self.clock(), image["last_created"] or 0.0)
             failure = None
             if self.policy.version_fails(base_image):
                 failure = f"Unable to pull base image {base_image}: simulated failure (--fail-base-images)."
@@ -270,16 +279,29 @@ class ImageRegistry:
             q.insert_version(values)
             q.add_aliases(image["id"], number, aliases)
         if pending and self.checks is not None:
-            self.checks.wake()
+            self.database.after_commit(self.checks.wake)
         return {"ImageVersionArn": image_version_arn(tenant, name, number)}
 
     @operation("DescribeImageVersion", reads=True)
     def describe_image_version(self, tenant: Tenant, request: Request) -> Response:
         now = self.clock()
-        with self.database.read() as q:
-            image = _find_image(q, tenant, request["ImageName"], now)
-            row = _find_version(q, tenant, image, request, now)
-        summary = _version_summary(tenant, image["name"], row, now)
+        name = request["ImageName"]
+        row = None
+        if "Alias" not in request:
+            # By number, or the latest: the image and its version in one statement.
+            with self.database.read(one_statement=True) as q:
+                row = q.named_version(
+                    tenant.account, tenant.region, name.lower(), request.get("Version"), now, DELETED
+                )
+        if row is not None:
+            image_name = row["image_name"]
+        else:
+            # By alias, or either is missing: one lookup after the other, in one snapshot, to say what.
+            with self.database.read() as q:
+                image = _find_image(q, tenant, name, now)
+                row = _find_version(q, tenant, image, request, now)
+            image_name = image["name"]
+        summary = _version_summary(tenant, image_name, row, now)
         return {
             **summary,
             "BaseImage": row["base_image"],
@@ -364,10 +386,19 @@ class ImageRegistry:
         now = self.clock()
         listing = f"ListImageVersions/{request['ImageName'].lower()}"
         window = pagination.Window.sorted(self.tokens, tenant, listing, request, _VERSION_SORTS)
-        with self.database.read() as q:
-            image = _find_image(q, tenant, request["ImageName"], now)
-            page = q.list_versions(image["id"], now, DELETED, when=_time_range(request), keyset=window.keyset)
-        versions = [_version_summary(tenant, image["name"], row, now) for row in page.rows]
+        name, when = request["ImageName"], _time_range(request)
+        key = (tenant.account, tenant.region, name.lower(), now, DELETED)
+        # The image and a page of its versions in one statement.
+        with self.database.read(one_statement=True) as q:
+            page = q.list_versions(*key, when=when, keyset=window.keyset)
+        if page.rows:
+            image_name = page.rows[0]["image_name"]
+        else:
+            # No image, or no versions on this page: both looked up in one snapshot, to say which.
+            with self.database.read() as q:
+                image_name = _find_image(q, tenant, name, now)["name"]
+                page = q.list_versions(*key, when=when, keyset=window.keyset)
+        versions = [_version_summary(tenant, image_name, row, now) for row in page.rows]
         return {"ImageVersions": versions, "NextToken": window.token(page)}
 
     @operation("ListAliases", reads=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -20,18 +19,26 @@ Send = Callable[[Message], Awaitable[None]]
 class Request:
     """One HTTP request: its request line, its headers (lower-case names, as ASGI gives them) and body."""
 
+    __slots__ = ("_headers", "method", "path", "receive", "scope")
+
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
         self.method: str = scope["method"]
         self.path: str = scope["path"]
+        self._headers: dict[str, str] | None = None
 
-    @cached_property
+    @property
     def headers(self) -> dict[str, str]:
-        return {k.decode("latin-1"): v.decode("latin-1") for k, v in self.scope["headers"]}
+        # Decoded once, when first asked for (functools.cached_property takes a lock each first time).
+        headers = self._headers
+        if headers is None:
+            raw = self.scope["headers"]
+            headers = self._headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in raw}
+        return headers
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Response:
     status: int
     body: bytes
@@ -53,7 +60,7 @@ class Route:
 
 async def respond(send: Send, response: Response) -> None:
     body = response.body
-    headers = [(b"content-type", response.content_type), (b"content-length", str(len(body)).encode())]
+    headers = [(b"content-type", response.content_type), (b"content-length", b"%d" % len(body))]
     headers.extend(response.headers.items())
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -15,23 +15,36 @@ DEFAULT_REGION = "us-east-1"
 
 
 def tenant_from_authorization(authorization: str | None, default_account: str) -> Tenant:
-    access_key, region = _credential_scope(authorization or "")
-    return _tenant(access_key, region, default_account)
+    if not authorization:
+        return _tenant("", default_account)
+    start = authorization.find("Credential=")
+    if start < 0:
+        return _tenant("", default_account)
+    start += len("Credential=")
+    end = authorization.find(",", start)
+    scope = authorization[start:] if end < 0 else authorization[start:end]
+    # A client signs every request anew, but its credential scope (key, date, region, service) stays
+    # the same all day: one Tenant for them all, read from the scope once. Only scopes of a sensible
+    # length are remembered, so the cache stays small whatever clients send.
+    if len(scope) > _REMEMBERED_SCOPE:
+        return _tenant.__wrapped__(scope, default_account)
+    return _tenant(scope, default_account)
+
+
+# Longer than any real credential scope (a 128-character access key id, a date, region and service).
+_REMEMBERED_SCOPE = 256
 
 
 @functools.lru_cache(maxsize=4096)
-def _tenant(access_key: str, region: str, default_account: str) -> Tenant:
-    # A client sends the same key and region request after request: one Tenant for them all.
+def _tenant(scope: str, default_account: str) -> Tenant:
+    access_key, region = _credential_scope(scope)
     account = access_key if len(access_key) == 12 and access_key.isdigit() else default_account
     return Tenant(account=account, region=region or DEFAULT_REGION)
 
 
-def _credential_scope(authorization: str) -> tuple[str, str]:
-    start = authorization.find("Credential=")
-    if start < 0:
-        return "", ""
-    scope = authorization[start + len("Credential=") :].split(",", 1)[0].strip()
-    parts = scope.split("/")
+def _credential_scope(scope: str) -> tuple[str, str]:
+    """(access key, region) of a credential scope ``AKID/20261123/eu-west-1/sagemaker/aws4_request``."""
+    parts = scope.strip().split("/")
     if len(parts) < 3:
         return parts[0], ""
     region = parts[2]

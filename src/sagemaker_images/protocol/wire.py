@@ -65,8 +65,8 @@ class Target:
     operation: str
 
 
-def parse_target(header: str | None) -> Target:
-    target = peek_target(header)
+def require_target(target: Target | None) -> Target:
+    """The target ``peek_target`` found, or the error a request without one gets."""
     if target is None:
         raise UnknownOperationException("Missing or malformed X-Amz-Target header.")
     return target

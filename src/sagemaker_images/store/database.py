@@ -32,6 +32,7 @@ import contextlib
 import functools
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -109,46 +110,61 @@ class Database:
                 raise
             conn.commit()
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[Queries]:
-        """A read-only snapshot (one transaction), so multi-statement reads are consistent."""
+    async def write_on_loop(self, operation: Callable[[], R]) -> R:
+        """``operation`` run now, on the event loop, its writes joining SQLite's current group commit;
+        returns once they are committed (``group_commit.GroupCommit.run_on_loop``). ``WouldBlock``:
+        another process holds the write lock and nothing was done; run it on a thread instead."""
+        assert self.group_commit is not None
+        try:
+            return await self.group_commit.run_on_loop(operation)
+        except _DATABASE_AWAY as exc:
+            raise _unavailable(getattr(exc, "orig", None) or exc) from None
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` once the COMMIT of the current operation's writes has returned (to wake a
+        worker that will read them, or to end what lasts as long as the call): at once, unless they
+        wait for a group COMMIT on the event loop."""
+        if self.group_commit is None:
+            work()
+        else:
+            self.group_commit.after_commit(work)
+
+    def read(self, *, one_statement: bool = False) -> contextlib.AbstractContextManager[Queries]:
+        """A read-only snapshot (one transaction), so multi-statement reads are consistent.
+
+        ``one_statement``: the block runs a single statement, which sees one moment by itself; no
+        transaction is opened around it (on SQLite no BEGIN/ROLLBACK, on PostgreSQL no BEGIN/ROLLBACK
+        round trips). Anything that runs two statements needs the snapshot.
+        """
         if self.is_sqlite:
-            with self._unavailable_on_error():
-                yield from self._sqlite_read()
-            return
+            reader: _SqliteRead | None = getattr(self._readers, "reader", None)
+            if reader is None or reader.stale():
+                reader = self._readers.reader = _SqliteRead(self, self._reader())
+            return reader.snapshot(not one_statement)
+        return self._postgres_read(one_statement)
+
+    @contextlib.contextmanager
+    def _postgres_read(self, one_statement: bool) -> Iterator[Queries]:
         with self._connection() as conn:
+            if one_statement:
+                # No transaction: the driver runs the statement by itself (autocommit).
+                conn.execution_options(isolation_level="AUTOCOMMIT")
+                yield Queries(conn, postgres=True)
+                return
             # Applied by psycopg in the BEGIN itself: no extra round trip.
             conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             conn.begin()
             try:
-                yield Queries(conn, postgres=not self.is_sqlite)
+                yield Queries(conn, postgres=True)
             finally:
                 conn.rollback()
 
-    def _sqlite_read(self) -> Iterator[Queries]:
-        # A read is answered on the thread that asks (the event loop, mostly) over that thread's own
-        # connection, held open: no pool checkout and return, and BEGIN and ROLLBACK go straight to
-        # the driver, not through SQLAlchemy's execution machinery. They cost more CPU than SQLite's
-        # answer to a point query (docs/performance.md). In WAL mode each BEGIN sees the newest commit.
-        conn = self._reader()
-        driver = conn.connection.driver_connection
-        assert driver is not None
-        driver.execute("BEGIN")
-        try:
-            yield Queries(conn, postgres=False)
-        finally:
-            if conn.in_transaction():  # a statement went through SQLAlchemy: end its transaction too
-                conn.rollback()
-            else:
-                driver.rollback()
-
     def _reader(self) -> Connection:
-        conn: Connection | None = getattr(self._readers, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self.engine.connect()
-            self._readers.conn = conn
-            with self._held_lock:
-                self._held.append(conn)
+        # A read is answered on the thread that asks (the event loop, mostly) over that thread's own
+        # connection, held open: no pool checkout and return (docs/performance.md).
+        conn = self.engine.connect()
+        with self._held_lock:
+            self._held.append(conn)
         return conn
 
     def retrying(self, operation: Callable[P, R]) -> Callable[P, R]:
@@ -183,15 +199,8 @@ class Database:
     def _unavailable_on_error(self) -> Iterator[None]:
         try:
             yield
-        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            cause = getattr(exc, "orig", None) or exc
-            if _is_transaction_rollback(cause):
-                log.info("transaction rolled back by the database, to be retried: %s", cause)
-                raise TransientConflict(_UNAVAILABLE) from None
-            # The database is away (restarting, unreachable, a lock held too long): a retryable error,
-            # and the pool discards the broken connection on its own.
-            log.warning("database unavailable: %s", cause)
-            raise ServiceUnavailable(_UNAVAILABLE) from None
+        except _DATABASE_AWAY as exc:
+            raise _unavailable(getattr(exc, "orig", None) or exc) from None
 
     def upgrade(self) -> None:
         """Bring the schema to the newest Alembic revision (idempotent, safe across replicas)."""
@@ -277,12 +286,54 @@ class Database:
         return self.engine.url.render_as_string(hide_password=True)
 
     def dispose(self) -> None:
+        if self.group_commit is not None:
+            self.group_commit.close()
         with self._held_lock:
             held, self._held = self._held, []
         for conn in held:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 conn.close()
         self.engine.dispose()
+
+
+class _SqliteRead:
+    """The SQLite reads of one thread, over the connection that thread holds (see ``Database.read``).
+
+    BEGIN and ROLLBACK go straight to the driver, not through SQLAlchemy's execution machinery: they
+    cost more CPU than SQLite's answer to a point query. In WAL mode each BEGIN sees the newest commit.
+    A plain class rather than a generator context manager: this is entered on every read.
+    """
+
+    __slots__ = ("conn", "driver", "queries", "transaction")
+
+    def __init__(self, database: Database, conn: Connection) -> None:
+        self.conn = conn
+        self.driver: Any = conn.connection.driver_connection
+        self.queries = Queries(conn, postgres=False)
+        self.transaction = True
+
+    def stale(self) -> bool:
+        return self.conn.closed or self.conn.invalidated
+
+    def snapshot(self, transaction: bool) -> _SqliteRead:
+        self.transaction = transaction
+        return self
+
+    def __enter__(self) -> Queries:
+        if self.transaction:
+            try:
+                self.driver.execute("BEGIN")
+            except sqlite3.Error as exc:
+                raise _unavailable(exc) from None
+        return self.queries
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> None:
+        if self.conn.in_transaction():  # a statement went through SQLAlchemy: end its transaction too
+            self.conn.rollback()
+        elif self.transaction:
+            self.driver.rollback()
+        if isinstance(error, _DATABASE_AWAY):
+            raise _unavailable(getattr(error, "orig", None) or error) from None
 
 
 def normalise_url(url: str) -> URL:
@@ -313,6 +364,27 @@ def open_database(url: str, *, pool_size: int = 8, upgrade: bool = True) -> Data
     if upgrade:
         database.upgrade()
     return database
+
+
+# Errors that say the database cannot answer now (not that a statement is wrong): through
+# SQLAlchemy, or from SQLite's driver itself for what goes to it directly (BEGIN, SAVEPOINT, COMMIT).
+_DATABASE_AWAY = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sqlite3.OperationalError,
+    sqlite3.InterfaceError,
+)
+
+
+def _unavailable(cause: BaseException) -> ServiceUnavailable:
+    """What a client is told when the database failed a statement: to retry."""
+    if _is_transaction_rollback(cause):
+        log.info("transaction rolled back by the database, to be retried: %s", cause)
+        return TransientConflict(_UNAVAILABLE)
+    # The database is away (restarting, unreachable, a lock held too long): a retryable error, and
+    # the pool discards the broken connection on its own.
+    log.warning("database unavailable: %s", cause)
+    return ServiceUnavailable(_UNAVAILABLE)
 
 
 def _is_transaction_rollback(exc: BaseException) -> bool:

@@ -11,7 +11,6 @@ counting; page N costs what page 1 costs, and rows written meanwhile never shift
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -24,26 +23,33 @@ T = TypeVar("T")
 Position = tuple[Any, ...]
 
 
-class Sort(enum.Enum):
-    """The orders a listing can be read in (each listing knows its columns for them)."""
+@dataclass(frozen=True, slots=True, eq=False)
+class Order:
+    """An order a listing can be read in (each listing knows its columns for it).
 
-    CREATED = "created"  # creation time, then the row's own identity
-    MODIFIED = "modified"  # when the latest change settles, then the row's identity
-    NAME = "name"  # the case-folded name, unique by itself
-    NUMBER = "number"  # a version number, unique within its image
-    ADDED = "added"  # tags: the order they were added in
+    Compared and hashed by identity (``eq=False``): orders are the five constants of ``Sort``, and
+    they key the listings' statement caches on every request.
+    """
 
-    @property
-    def arity(self) -> int:
-        """How many values a position of this order holds (a token of another shape is refused)."""
-        return 2 if self in (Sort.CREATED, Sort.MODIFIED) else 1
+    name: str
+    arity: int  # how many values a position holds (a token of another shape is refused)
+
+
+class Sort:
+    """The orders a listing can be read in."""
+
+    CREATED = Order("created", 2)  # creation time, then the row's own identity
+    MODIFIED = Order("modified", 2)  # when the latest change settles, then the row's identity
+    NAME = Order("name", 1)  # the case-folded name, unique by itself
+    NUMBER = Order("number", 1)  # a version number, unique within its image
+    ADDED = Order("added", 1)  # tags: the order they were added in
 
 
 @dataclass(frozen=True, slots=True)
 class Keyset:
     """Which page to read: ``size`` rows strictly after ``after`` (None: the first page)."""
 
-    sort: Sort
+    sort: Order
     descending: bool
     after: Position | None
     size: int

@@ -28,7 +28,7 @@ class _Compiled:
     sql: str
     # Positional drivers (SQLite's "?") take the values in this order; named ones (psycopg) a dict.
     order: tuple[str, ...] | None
-    # Values of the binds the statement carries itself (literals such as 'DELETED').
+    # Values of the binds the statement carries itself (literals), if any.
     constants: dict[str, Any]
     columns: tuple[Any, ...]  # the result columns, whose types convert what the driver returns
 
@@ -36,7 +36,7 @@ class _Compiled:
 @dataclass(frozen=True, slots=True)
 class _Results:
     names: tuple[str, ...]
-    convert: tuple[Any, ...]  # per result column: a conversion, or None
+    convert: tuple[tuple[int, Any], ...]  # (column index, conversion) of the columns that have one
 
 
 # Called with (SQL, parameters) before each run of a prepared statement.
@@ -47,7 +47,7 @@ REGISTERED: list[Prepared] = []
 
 
 class Prepared:
-    def __init__(self, statement: sa.Select[Any] | sa.Update) -> None:
+    def __init__(self, statement: sa.Select[Any] | sa.Update | sa.Insert) -> None:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
         self._results: dict[str, _Results] = {}
@@ -64,30 +64,45 @@ class Prepared:
     def all(self, conn: Connection, **params: Any) -> list[dict[str, Any]]:
         return self._run(conn, params, one=False)
 
-    def _run(self, conn: Connection, params: dict[str, Any], *, one: bool) -> list[dict[str, Any]]:
+    def execute(self, conn: Connection, **params: Any) -> None:
+        """Run a statement that returns no rows (an INSERT)."""
+        self._run(conn, params, one=None)
+
+    def _run(self, conn: Connection, params: dict[str, Any], *, one: bool | None) -> list[dict[str, Any]]:
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name) or self._compile(dialect)
-        values = {**compiled.constants, **params}
-        args: Any = [values[name] for name in compiled.order] if compiled.order is not None else values
+        if compiled.constants:
+            params = {**compiled.constants, **params}
+        args: Any = [params[name] for name in compiled.order] if compiled.order is not None else params
         driver: Any = conn.connection.driver_connection
         if observers:
             for observe in observers:
                 observe(compiled.sql, args)
         try:
             cursor = driver.execute(compiled.sql, args)
-            fetched = [cursor.fetchone()] if one else cursor.fetchall()
+            if one is None:
+                return []
+            if one:
+                row = cursor.fetchone()
+                fetched = () if row is None else (row,)
+            else:
+                fetched = cursor.fetchall()
         except dialect.loaded_dbapi.Error as exc:
             raise sa.exc.DBAPIError.instance(
                 compiled.sql, args, exc, dialect.loaded_dbapi.Error, dialect=dialect
             ) from exc
+        if not fetched:
+            return []
         results = self._results.get(dialect.name) or self._describe(dialect, compiled, cursor.description)
+        names, convert = results.names, results.convert
+        if not convert:
+            return [dict(zip(names, row, strict=True)) for row in fetched]
         rows = []
         for row in fetched:
-            if row is None:
-                continue
-            if any(results.convert):
-                row = [f(v) if f is not None else v for f, v in zip(results.convert, row, strict=True)]
-            rows.append(dict(zip(results.names, row, strict=True)))
+            values = list(row)
+            for index, conversion in convert:
+                values[index] = conversion(values[index])
+            rows.append(dict(zip(names, values, strict=True)))
         return rows
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -104,12 +119,13 @@ class Prepared:
 
     def _describe(self, dialect: Dialect, compiled: _Compiled, description: Any) -> _Results:
         """Conversions by the driver's own type codes, known once a cursor has described the result."""
+        conversions = [
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(compiled.columns, description, strict=True)
+        ]
         results = _Results(
             names=tuple(column.key for column in compiled.columns),
-            convert=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-                for column, described in zip(compiled.columns, description, strict=True)
-            ),
+            convert=tuple((index, f) for index, f in enumerate(conversions) if f is not None),
         )
         self._results[dialect.name] = results
         return results

@@ -12,7 +12,6 @@ is the domain's "gone" status (``gone``, which every such statement is given) ha
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from sagemaker_images.store.keyset import Keyset, Page, Sort, by_columns, cut, order_and_bound
+from sagemaker_images.store.keyset import Keyset, Order, Page, Sort, by_columns, cut, order_and_bound
 from sagemaker_images.store.prepared import Prepared
 from sagemaker_images.store.tables import IMAGE_TAGS, image_aliases, image_versions, images, tags
 from sagemaker_images.store.tag_sets import TagSet
@@ -77,13 +76,17 @@ def _time_range(table: sa.Table, when: TimeRange) -> list[sa.ColumnElement[bool]
     return conditions
 
 
+# An image named by its tenant and (case-folded) name, while it is visible.
+_NAMED_IMAGE_CONDITIONS = (
+    images.c.account == sa.bindparam("account"),
+    images.c.region == sa.bindparam("region"),
+    images.c.name_key == sa.bindparam("name_key"),
+    _visible(images, _NOW, _GONE),
+)
+
+
 def _image_by_name() -> sa.Select[Any]:
-    return sa.select(images).where(
-        images.c.account == sa.bindparam("account"),
-        images.c.region == sa.bindparam("region"),
-        images.c.name_key == sa.bindparam("name_key"),
-        _visible(images, _NOW, _GONE),
-    )
+    return sa.select(images).where(*_NAMED_IMAGE_CONDITIONS)
 
 
 _IMAGE = Prepared(_image_by_name())
@@ -107,20 +110,74 @@ _VERSION_BY_CLIENT_TOKEN = Prepared(
         image_versions.c.client_token == sa.bindparam("client_token"),
     )
 )
-_NEXT_VERSION_NUMBER = Prepared(
-    sa.update(images)
-    .where(images.c.id == sa.bindparam("image_id"))
-    .values(version_counter=images.c.version_counter + 1)
-    .returning(images.c.version_counter)
-)
 # Advisory lock namespace of "a CreateImageVersion of this image is running" (the image id is the key).
 _VERSION_CREATE_LOCK = 727202
-_LAST_VERSION_CREATED = Prepared(
-    sa.select(sa.func.max(image_versions.c.created_at).label("created_at")).where(
-        image_versions.c.image_id == sa.bindparam("image_id")
+
+
+def _take_version_number(image: sa.ColumnElement[bool]) -> Prepared:
+    """The next version number of ``image``, taken unless the request's client token was used for one
+    of its versions already: the image row with its new ``version_counter``, and ``last_created``
+    (when its newest version was created), or no row."""
+    token_used = sa.exists().where(
+        image_versions.c.image_id == images.c.id,
+        image_versions.c.client_token == sa.bindparam("client_token"),
+    )
+    last_created = (
+        sa.select(sa.func.max(image_versions.c.created_at))
+        .where(image_versions.c.image_id == images.c.id)
+        .correlate(images)
+        .scalar_subquery()
+        .label("last_created")
+    )
+    return Prepared(
+        sa.update(images)
+        .where(image, ~token_used)
+        .values(version_counter=images.c.version_counter + 1)
+        .returning(*images.c, last_created)
+    )
+
+
+# SQLite runs one write transaction at a time: the image is found by name in the same statement.
+# (An UPDATE keeps bind parameters named after its table's columns for its SET clause.)
+_TAKE_VERSION_NUMBER_BY_NAME = _take_version_number(
+    sa.and_(
+        images.c.account == sa.bindparam("image_account"),
+        images.c.region == sa.bindparam("image_region"),
+        images.c.name_key == sa.bindparam("image_name_key"),
+        _visible(images, _NOW, _GONE),
     )
 )
-_INSERT_VERSION = sa.insert(image_versions)
+# PostgreSQL: by id, once the image row is locked (``_IMAGE_FOR_UPDATE``), so that this statement's
+# snapshot, taken after the wait for the lock, sees every version committed before it.
+_TAKE_VERSION_NUMBER_BY_ID = _take_version_number(images.c.id == sa.bindparam("image_id"))
+# The columns a CreateImageVersion writes (the others keep their defaults).
+_INSERT_VERSION = Prepared(
+    sa.insert(image_versions).values(
+        {
+            name: sa.bindparam(name)
+            for name in (
+                "image_id",
+                "version",
+                "client_token",
+                "base_image",
+                "vendor_guidance",
+                "archives_at",
+                "job_type",
+                "ml_framework",
+                "programming_lang",
+                "processor",
+                "horovod",
+                "release_notes",
+                "created_at",
+                "modified_at",
+                "settles_at",
+                "status",
+                "next_status",
+                "failure_reason",
+            )
+        }
+    )
+)
 
 # The columns ordering each listing, the tie-breaker last (a position holds their values).
 _IMAGE_ORDERS = {
@@ -134,25 +191,62 @@ _VERSION_ORDERS = {
     Sort.NUMBER: (image_versions.c.version,),
 }
 _IMAGE_POSITIONS = {sort: by_columns([c.key for c in columns]) for sort, columns in _IMAGE_ORDERS.items()}
+# The bind parameters of a prepared listing's position.
+_AFTER = ("after_0", "after_1")
 _VERSION_POSITIONS = {sort: by_columns([c.key for c in columns]) for sort, columns in _VERSION_ORDERS.items()}
 
 
+# Versions found by their image's name, in one statement: each row carries the image's own spelling
+# of its name (``image_name``) besides the version's columns.
+_WITH_IMAGE = image_versions.join(images, images.c.id == image_versions.c.image_id)
+_NAMED_VERSIONS = sa.select(*image_versions.c, images.c.name.label("image_name")).select_from(_WITH_IMAGE)
+# What a listing shows of a version (its summary, whose columns include every order's).
+_VERSION_SUMMARY = sa.select(
+    *(
+        image_versions.c[name]
+        for name in (
+            "image_id",
+            "version",
+            "created_at",
+            "modified_at",
+            "settles_at",
+            "status",
+            "next_status",
+            "failure_reason",
+        )
+    ),
+    images.c.name.label("image_name"),
+).select_from(_WITH_IMAGE)
+_NAMED_VERSION = Prepared(
+    _NAMED_VERSIONS.where(
+        *_NAMED_IMAGE_CONDITIONS,
+        image_versions.c.version == sa.bindparam("version"),
+        _visible(image_versions, _NOW, _GONE),
+    )
+)
+_NAMED_LATEST_VERSION = Prepared(
+    _NAMED_VERSIONS.where(*_NAMED_IMAGE_CONDITIONS, _visible(image_versions, _NOW, _GONE))
+    .order_by(image_versions.c.version.desc())
+    .limit(1)
+)
+
+
 @functools.cache
-def _list_versions(sort: Sort, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
-    """The listing statement of one shape (sort, direction, first or later page, time bounds given)."""
+def _list_versions(sort: Order, descending: bool, paged: bool, bounds: tuple[str, ...]) -> Prepared:
+    """The listing statement of one shape (sort, direction, first or later page, time bounds given):
+    the versions of an image named by its tenant and name, found in the same statement."""
     columns = _VERSION_ORDERS[sort]
     after: tuple[sa.BindParameter[Any], ...] | None = (
-        tuple(sa.bindparam(f"after_{i}") for i in range(len(columns))) if paged else None
+        tuple(sa.bindparam(name) for name in _AFTER[: len(columns)]) if paged else None
     )
-    order, bound = order_and_bound(columns, descending, after)
-    when = TimeRange(**{bound: sa.bindparam(bound) for bound in bounds})
+    order, after_condition = order_and_bound(columns, descending, after)
+    when = TimeRange(**{name: sa.bindparam(name) for name in bounds})
     return Prepared(
-        sa.select(image_versions)
-        .where(
-            image_versions.c.image_id == sa.bindparam("image_id"),
+        _VERSION_SUMMARY.where(
+            *_NAMED_IMAGE_CONDITIONS,
             _visible(image_versions, _NOW, _GONE),
             *_time_range(image_versions, when),
-            *bound,
+            *after_condition,
         )
         .order_by(*order)
         .limit(sa.bindparam("limit"))
@@ -219,16 +313,32 @@ class Queries:
     def delete_image(self, image_id: int) -> None:
         self.conn.execute(sa.delete(images).where(images.c.id == image_id))
 
-    def next_version_number(self, image_id: int) -> int:
-        """Hand out the image's next version number; the UPDATE holds the image row until commit."""
-        row = _NEXT_VERSION_NUMBER.first(self.conn, image_id=image_id)
-        assert row is not None  # the image row is locked by this transaction: it exists
-        return int(row["version_counter"])
+    def take_version_number(
+        self, account: str, region: str, name_key: str, client_token: str, now: float, gone: str
+    ) -> Mapping[str, Any] | None:
+        """The image named ``name_key`` with its next version number taken (its new
+        ``version_counter``; ``last_created``: when its newest version was created), unless
+        ``client_token`` was used for one of its versions already. None then, and when the image is
+        missing: the caller looks which. The image row stays locked until the transaction ends.
 
-    def last_version_created(self, image_id: int) -> float | None:
-        """When the image's newest-created version was created (None without versions)."""
-        row = _LAST_VERSION_CREATED.first(self.conn, image_id=image_id)
-        return row["created_at"] if row is not None else None
+        One statement on SQLite, which runs one write transaction at a time. PostgreSQL locks the
+        image row first: a statement that waited for the lock would still see the moment before it.
+        """
+        if not self.postgres:
+            return _TAKE_VERSION_NUMBER_BY_NAME.first(
+                self.conn,
+                image_account=account,
+                image_region=region,
+                image_name_key=name_key,
+                now=now,
+                gone=gone,
+                client_token=client_token,
+            )
+        named = {"account": account, "region": region, "name_key": name_key, "now": now, "gone": gone}
+        image = _IMAGE_FOR_UPDATE.first(self.conn, **named)
+        if image is None:
+            return None
+        return _TAKE_VERSION_NUMBER_BY_ID.first(self.conn, image_id=image["id"], client_token=client_token)
 
     def try_exclusive_version_create(self, image_id: int) -> bool:
         """Whether no other open transaction (of any replica) is creating a version of this image.
@@ -284,7 +394,10 @@ class Queries:
         return self.conn.execute(query).scalar_one()
 
     def insert_version(self, values: dict[str, Any]) -> None:
-        self._insert(_INSERT_VERSION, values)
+        try:
+            _INSERT_VERSION.execute(self.conn, **values)
+        except sa.exc.IntegrityError as exc:
+            raise Conflict(str(exc.orig)) from None
 
     def update_version(self, image_id: int, version: int, values: dict[str, Any]) -> None:
         self.conn.execute(
@@ -311,13 +424,45 @@ class Queries:
         )
         self.conn.execute(sa.delete(image_versions).where(image_versions.c.image_id == image_id, ended))
 
+    def named_version(
+        self, account: str, region: str, name_key: str, version: int | None, now: float, gone: str
+    ) -> Mapping[str, Any] | None:
+        """A version (None: the latest) of the image named ``name_key``, looked up with its image in
+        one statement; the row carries ``image_name``. None when either is missing."""
+        named = {"account": account, "region": region, "name_key": name_key, "now": now, "gone": gone}
+        if version is None:
+            return _NAMED_LATEST_VERSION.first(self.conn, **named)
+        return _NAMED_VERSION.first(self.conn, version=version, **named)
+
     def list_versions(
-        self, image_id: int, now: float, gone: str, *, when: TimeRange, keyset: Keyset
+        self,
+        account: str,
+        region: str,
+        name_key: str,
+        now: float,
+        gone: str,
+        *,
+        when: TimeRange,
+        keyset: Keyset,
     ) -> Page[Mapping[str, Any]]:
-        bounds = {name: value for name, value in dataclasses.asdict(when).items() if value is not None}
+        """A page of the versions of the image named ``name_key``, found in the same statement: rows
+        of a version's summary (its lifecycle columns) and ``image_name``; none if the image is missing."""
+        bounds = {
+            name: value
+            for name, value in (
+                ("created_after", when.created_after),
+                ("created_before", when.created_before),
+                ("modified_after", when.modified_after),
+                ("modified_before", when.modified_before),
+            )
+            if value is not None
+        }
         query = _list_versions(keyset.sort, keyset.descending, keyset.after is not None, tuple(bounds))
-        values = {"image_id": image_id, "now": now, "gone": gone, "limit": keyset.limit, **bounds}
-        values |= {f"after_{i}": value for i, value in enumerate(keyset.after or ())}
+        values = {"account": account, "region": region, "name_key": name_key, "now": now, "gone": gone}
+        values |= bounds
+        values["limit"] = keyset.limit
+        if keyset.after is not None:
+            values.update(zip(_AFTER, keyset.after, strict=False))
         return cut(query.all(self.conn, **values), keyset, _VERSION_POSITIONS[keyset.sort])
 
     # -- aliases ----------------------------------------------------------------------------------

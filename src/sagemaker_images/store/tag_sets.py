@@ -35,8 +35,13 @@ class TagSet:
     def __init__(self, conn: Connection, table: sa.Table, owner: dict[str, Any]) -> None:
         self.conn = conn
         self.table = table
-        self.owner = [table.c[column] == value for column, value in owner.items()]
         self.owner_values = owner
+
+    @property
+    def owner(self) -> list[sa.ColumnElement[bool]]:
+        """The conditions naming this resource's tags, built when a statement needs them (every
+        Cloud Control read lists tags through a prepared statement, which needs none)."""
+        return [self.table.c[column] == value for column, value in self.owner_values.items()]
 
     def page(self, keyset: Keyset) -> Page[tuple[str, str]]:
         """(key, value) of the tags in the order they were added (``Sort.ADDED``), one page of them."""
