@@ -357,6 +357,20 @@ def test_options_mirror_serve() -> None:
         mock_sagemaker_images(transition_dealy=3)
 
 
+def test_request_limits_apply_in_process() -> None:
+    """The body arrives whole in process, and is held to --max-body-bytes as over HTTP."""
+    with mock_sagemaker_images(max_body_bytes=300):
+        sm = boto3.client("sagemaker", config=Config(retries={"total_max_attempts": 1}))
+        sm.create_image(ImageName="small", RoleArn=ROLE, Description="x" * 10)
+        with pytest.raises(ClientError) as caught:
+            sm.create_image(ImageName="big", RoleArn=ROLE, Description="x" * 400)
+        assert caught.value.response["Error"]["Code"] == "RequestEntityTooLargeException"
+        assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+        assert [i["ImageName"] for i in sm.list_images()["Images"]] == ["small"]
+    with pytest.raises(TypeError, match="unknown option"):
+        mock_sagemaker_images(threads=4)  # calls run on the caller's thread: no pool to size
+
+
 def test_inside_nested_contexts_the_innermost_answers() -> None:
     with mock_sagemaker_images():
         boto3.client("sagemaker").create_image(ImageName="outer", RoleArn=ROLE)

@@ -9,7 +9,10 @@ A request is read, authenticated, routed by its X-Amz-Target and validated on th
 PostgreSQL the operation itself (database work, a network round trip per statement) runs on a
 thread pool. On SQLite it runs on the event loop: reads in place (``services.READ_OPERATIONS``), and
 writes in place too, joining the current group commit, whose COMMIT (the fsync) a committing thread
-makes while the loop goes on (``store/group_commit.py``); the answer waits for that COMMIT.
+makes while the loop goes on (``store/group_commit.py``); the answer waits for that COMMIT. A
+request handed over whole by a caller in this process (``asgi.WHOLE_BODY``: the in-process mock) is
+answered entirely on the caller's thread, which waits for the answer anyway, as the pool would
+answer it: the same steps, without the event loop.
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ from sagemaker_images.faults import Faults
 from sagemaker_images.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from sagemaker_images.metrics import UNKNOWN, Metrics
 from sagemaker_images.protocol import sts, wire
-from sagemaker_images.protocol.asgi import Receive, Request, Response, Route, Scope, Send, respond
+from sagemaker_images.protocol.asgi import (
+    WHOLE_BODY,
+    Receive,
+    Request,
+    Response,
+    Route,
+    Scope,
+    Send,
+    respond,
+)
 from sagemaker_images.protocol.authentication import Caller, SigV4Authenticator
 from sagemaker_images.protocol.identity import tenant_from_authorization
 from sagemaker_images.protocol.sigv4 import SignedRequest
@@ -308,7 +320,11 @@ class Application:
             )
         call.account, call.region = tenant.account, tenant.region
         handler = service.handlers[target.operation]
-        if not self.on_loop:
+        if request.whole_body is not None:
+            # In process: the caller's thread waits for this answer anyway; it does the work, as the
+            # pool would (a plain transaction: there is no event loop to commit on).
+            result = access.call_as(caller, handler, tenant, validated)
+        elif not self.on_loop:
             result = await asyncio.get_running_loop().run_in_executor(
                 self.executor, access.call_as, caller, handler, tenant, validated
             )
@@ -333,6 +349,10 @@ class Application:
         if declared.isdigit() and int(declared) > limit:
             # Refused before a byte of it is read: a client cannot make the server buffer it.
             raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+        if request.whole_body is not None:
+            if len(request.whole_body) > limit:
+                raise wire.RequestEntityTooLarge(f"Request body exceeds the limit of {limit} bytes.")
+            return request.whole_body
         return await read_body(request.receive, limit, self.settings.request_timeout)
 
     def _route(self, target: wire.Target) -> tuple[Service, ApiOperation]:
@@ -353,6 +373,8 @@ class Application:
         work proportional to the request, and must not stall every other connection meanwhile."""
         if self.authenticator is None:
             return None
+        if WHOLE_BODY in scope:
+            return self._verify(scope, body)  # in process: the caller's thread is the one to use
         return await asyncio.get_running_loop().run_in_executor(self.executor, self._verify, scope, body)
 
     def _verify(self, scope: Scope, body: bytes) -> Caller:

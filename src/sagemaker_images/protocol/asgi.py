@@ -15,17 +15,24 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
+# A scope key of this application's own: the request's whole body, handed over with the request by a
+# caller in this process (the in-process mock, testing/inprocess.py). Such a request has nothing to
+# wait for: it is answered without the event loop, on the caller's thread (server.py).
+WHOLE_BODY = "sagemaker_images.whole_body"
+
 
 class Request:
     """One HTTP request: its request line, its headers (lower-case names, as ASGI gives them) and body."""
 
-    __slots__ = ("_headers", "method", "path", "receive", "scope")
+    __slots__ = ("_headers", "method", "path", "receive", "scope", "whole_body")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self.receive = receive
         self.method: str = scope["method"]
         self.path: str = scope["path"]
+        # The body when it came whole with the request (in process); None when it is still to arrive.
+        self.whole_body: bytes | None = scope.get(WHOLE_BODY)
         self._headers: dict[str, str] | None = None
 
     @property

@@ -5,6 +5,10 @@ A request botocore is about to send is turned into an ASGI HTTP scope and handed
 its answer goes back to botocore as the ``AWSResponse`` a socket would have produced. Nothing here
 knows an operation: what the server answers, this answers.
 
+The scope carries the whole body (``asgi.WHOLE_BODY``), so the application has nothing to wait for
+and does its work on the calling thread: its coroutine finishes at its first step, driven right here
+with no event loop — the same inside an ``async def`` test whose loop is running.
+
 State lives in an in-memory SQLite database of SQLite's ``memdb`` VFS (shared by the connections of
 one process, with ordinary locking), copied from a migrated template with SQLite's backup API, so a
 fresh, isolated database costs a fraction of a millisecond instead of a migration.
@@ -12,7 +16,6 @@ fresh, isolated database costs a fraction of a millisecond instead of a migratio
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 import uuid
@@ -24,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 
 from sagemaker_images.config import Settings
+from sagemaker_images.protocol.asgi import WHOLE_BODY
 from sagemaker_images.server import Application
 from sagemaker_images.services import serves
 from sagemaker_images.store import Database, open_database
@@ -93,16 +97,7 @@ class InProcessServer:
 
     def handle(self, request: AWSPreparedRequest, body: bytes) -> AWSResponse:
         """Answer ``request`` as the server would have answered it over HTTP."""
-        scope = _scope(request)
-        received = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal received
-            if received:
-                return {"type": "http.disconnect"}
-            received = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
+        scope = _scope(request, body)
         answer: dict[str, Any] = {"status": 500, "headers": [], "body": []}
 
         async def send(message: MutableMapping[str, Any]) -> None:
@@ -112,7 +107,7 @@ class InProcessServer:
             elif message["type"] == "http.response.body":
                 answer["body"].append(message.get("body", b""))
 
-        run(self.app(scope, receive, send))
+        run(self.app(scope, _nothing_more, send))
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in answer["headers"]}
         return AWSResponse(request.url, answer["status"], headers, _Body(b"".join(answer["body"])))
 
@@ -144,11 +139,16 @@ def request_body(request: AWSPreparedRequest) -> bytes:
     return data if isinstance(data, bytes) else data.encode("utf-8")
 
 
-def _scope(request: AWSPreparedRequest) -> dict[str, Any]:
+async def _nothing_more() -> dict[str, Any]:
+    """ASGI ``receive``: the body came whole with the scope, so the client has nothing more to send."""
+    return {"type": "http.disconnect"}
+
+
+def _scope(request: AWSPreparedRequest, body: bytes) -> dict[str, Any]:
     url = urlsplit(request.url)
     headers = []
     has_host = False
-    for name, value in request.headers.items():
+    for name, value in _header_pairs(request.headers):
         key = name.lower()
         has_host = has_host or key == "host"
         raw = value if isinstance(value, bytes) else str(value).encode("latin-1")
@@ -171,40 +171,34 @@ def _scope(request: AWSPreparedRequest) -> dict[str, Any]:
         "headers": headers,
         "client": ("127.0.0.1", 0),
         "server": (url.hostname or "localhost", url.port or (443 if secure else 80)),
+        WHOLE_BODY: body,
     }
 
 
-# -- running the application's coroutines from synchronous botocore ---------------------------------
+def _header_pairs(headers: Any) -> Any:
+    """(name, value) of each header of a prepared request. botocore's case-insensitive HeadersDict
+    answers ``items()`` with a lookup per name, a good part of this module's cost per call; the dict
+    under it has them at hand (its keys print as the names), and ``items()`` stays the way when not."""
+    raw = getattr(headers, "_dict", None)
+    if isinstance(raw, dict):
+        return ((str(name), value) for name, value in raw.items())
+    return headers.items()
 
-_local = threading.local()
-_background_lock = threading.Lock()
-_background: asyncio.AbstractEventLoop | None = None
+
+# -- running the application's coroutine from synchronous botocore ---------------------------------
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to its end from synchronous code, whatever the calling thread is doing.
+    """Run the application's coroutine for one in-process request to its end, here and now.
 
-    A thread without a running event loop runs it on a private loop of its own (the cheap path). A
-    thread that is inside a running loop (a synchronous boto3 call in an ``async def`` test) cannot
-    start another one, so the coroutine runs on a background loop while the caller waits, exactly as
-    it would have waited for a socket.
+    Such a request never waits (its body is in the scope, and the work a server hands to its thread
+    pool runs on this thread), so the coroutine ends at its first step: no event loop is needed, and
+    a running one (an ``async def`` test's) is left alone, as a blocking socket call would leave it.
     """
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        loop = getattr(_local, "loop", None)
-        if loop is None or loop.is_closed():
-            loop = _local.loop = asyncio.new_event_loop()
-        return loop.run_until_complete(coroutine)
-    return asyncio.run_coroutine_threadsafe(coroutine, _background_loop()).result()
-
-
-def _background_loop() -> asyncio.AbstractEventLoop:
-    global _background
-    with _background_lock:
-        if _background is None:
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="sagemaker-images-mock", daemon=True)
-            thread.start()
-            _background = loop
-        return _background
+        coroutine.send(None)
+    except StopIteration as finished:
+        result: T = finished.value
+        return result
+    coroutine.close()
+    raise RuntimeError("the application waited on its event loop for a request answered in process")

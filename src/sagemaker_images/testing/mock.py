@@ -25,11 +25,13 @@ from sagemaker_images.testing.inprocess import InProcessServer, request_body
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Settings that make no sense without a socket or a process of its own.
+# Settings that make no sense without a socket or a process of its own (in process, every call runs
+# on its caller's thread: there is no pool of ``threads``).
 _SERVER_ONLY = {
     "host",
     "port",
     "workers",
+    "threads",
     "log_level",
     "log_format",
     "request_timeout",
