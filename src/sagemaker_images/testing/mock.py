@@ -239,7 +239,7 @@ class _Environment:
     def __init__(self, fake_credentials: bool) -> None:
         self.fake_credentials = fake_credentials
         self.saved: dict[str, str | None] = {}
-        self.session_patch: Any = None
+        self.session_patches: list[Any] = []
 
     def enter(self) -> None:
         changes: dict[str, str] = {}
@@ -252,15 +252,21 @@ class _Environment:
             self.saved[name] = os.environ.get(name)
             os.environ[name] = value
         if changes:
-            # boto3's default session may hold credentials resolved before; a new one finds these.
+            # boto3's default session may hold credentials resolved before; a new one finds these. It
+            # is made when boto3 first asks for it, so a context that makes no client pays nothing.
             from unittest.mock import patch
 
-            self.session_patch = patch("boto3.DEFAULT_SESSION", _fresh_default_session())
-            self.session_patch.start()
+            self.session_patches = [
+                patch("boto3.DEFAULT_SESSION", None),
+                patch("boto3.setup_default_session", _setup_default_session),
+            ]
+            for session_patch in self.session_patches:
+                session_patch.start()
 
     def exit(self) -> None:
-        if self.session_patch is not None:
-            self.session_patch.stop()
+        for session_patch in reversed(self.session_patches):
+            session_patch.stop()
+        self.session_patches = []
         for name, value in self.saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -268,7 +274,14 @@ class _Environment:
                 os.environ[name] = value
 
 
-def _fresh_default_session() -> Any:
+def _setup_default_session(**kwargs: Any) -> None:
+    """``boto3.setup_default_session`` inside a context (boto3 calls it for the first client)."""
+    import boto3
+
+    boto3.DEFAULT_SESSION = _fresh_default_session(**kwargs)
+
+
+def _fresh_default_session(**kwargs: Any) -> Any:
     """A new boto3 session (credentials and region resolved anew) reading service models through the
     process's one botocore loader: parsing SageMaker's model again would cost each context ~150 ms."""
     import boto3.session
@@ -277,7 +290,7 @@ def _fresh_default_session() -> Any:
     core = botocore.session.get_session()
     loader = _shared_loader(core.get_config_variable("data_path"))
     core.register_component("data_loader", loader)
-    session = boto3.session.Session(botocore_session=core)
+    session = boto3.session.Session(botocore_session=core, **kwargs)
     # boto3 adds its own data directory to the loader's search paths in every session: keep one copy.
     loader.search_paths[:] = list(dict.fromkeys(loader.search_paths))
     return session
