@@ -3,6 +3,10 @@
 It reads each POST body and answers with a fixed JSON document the size of a DescribeImage
 answer, doing nothing else: no routing, validation or database. No Python server on this stack can
 answer faster, so the sagemaker-images figures are reported as fractions of this one.
+
+``python -m benchmarks.floor PORT [WORKERS] [ours]``: with ``ours``, the same app on this server's
+own HTTP protocol (``protocol/http_limits.py``: uvicorn's, with the head limits and one write per
+turn of the event loop), to show what of a figure is the HTTP layer's.
 """
 
 from __future__ import annotations
@@ -44,12 +48,17 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 if __name__ == "__main__":
     port, workers = int(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    http: Any = "httptools"
+    if len(sys.argv) > 3 and sys.argv[3] == "ours":
+        from sagemaker_images.protocol.http_limits import LimitedHttpToolsProtocol
+
+        http = LimitedHttpToolsProtocol
     uvicorn.run(
         "benchmarks.floor:app" if workers > 1 else app,
         workers=workers,
         host="127.0.0.1",
         port=port,
-        http="httptools",
+        http=http,
         loop="uvloop",
         access_log=False,
         log_level="warning",

@@ -242,9 +242,10 @@ def image_arn(name: str) -> str:
     return f"arn:aws:sagemaker:{seed.REGION}:{seed.ACCOUNT}:image/{name}"
 
 
-def floor_server(workers: int) -> Server:
+def floor_server(workers: int, *, ours: bool = False) -> Server:
+    """The floor on uvicorn's own HTTP protocol, or (``ours``) on this server's (http_limits.py)."""
     port = free_port()
-    command = [sys.executable, "-m", "benchmarks.floor", str(port), str(workers)]
+    command = [sys.executable, "-m", "benchmarks.floor", str(port), str(workers), *(["ours"] if ours else [])]
     # No health check: any answer means it is up.
     return Server("floor", ServeProcess(command=command, port=port, health_path=None))
 
@@ -319,6 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         floor = floor_server(args.workers).start()
         stack.callback(floor.stop)
         references = [Call("floor (fixed answer)", floor, "SageMaker.DescribeImage", {"ImageName": "x"})]
+        # The same fixed answer on this server's HTTP layer: what of our figures is the HTTP layer's.
+        our_floor = floor_server(args.workers, ours=True).start()
+        stack.callback(our_floor.stop)
+        references.append(
+            Call(
+                "floor on this server's HTTP layer", our_floor, "SageMaker.DescribeImage", {"ImageName": "x"}
+            )
+        )
         moto = None if args.no_moto else moto_server()
         if moto is not None:
             moto.start()
@@ -403,6 +412,7 @@ def _median(samples: list[Sample], attribute: str) -> float:
 
 def render(*, command, args, calls, samples, scales, memory, sizes, starts, durable, load) -> str:
     floor_rate = _median(samples[calls[0]], "requests_per_s")
+    floor_cpu = _median(samples[calls[0]], "cpu_us")
     moto_calls = [c for c in calls if c.server.name == "moto"]
     moto_rate = _median(samples[moto_calls[0]], "requests_per_s") if moto_calls else None
     lines = [
@@ -415,17 +425,18 @@ def render(*, command, args, calls, samples, scales, memory, sizes, starts, dura
         f"the deep page is page {DEEP_PAGE}.",
         "",
         "| call | versions stored | requests/s | p50 ms | p99 ms | x floor | x moto | server CPU us/request "
-        "| failed |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| floor CPU ÷ CPU | failed |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for call in calls:
         rate = _median(samples[call], "requests_per_s")
         to_moto = f"{rate / moto_rate:.1f}" if moto_rate else "-"
         failed = sum(s.failed for s in samples[call])
+        cpu = _median(samples[call], "cpu_us")
         lines.append(
             f"| {call.label} | {f'{call.scale:,}' if call.scale else '-'} | {rate:,.0f} | "
             f"{_median(samples[call], 'p50_ms'):.2f} | {_median(samples[call], 'p99_ms'):.2f} | "
-            f"{rate / floor_rate:.2f} | {to_moto} | {_median(samples[call], 'cpu_us'):.0f} | {failed} |"
+            f"{rate / floor_rate:.2f} | {to_moto} | {cpu:.0f} | {floor_cpu / cpu:.2f} | {failed} |"
         )
     if len(scales) > 1:
         small, big = scales[0], scales[-1]

@@ -160,6 +160,8 @@ class Application:
                     log.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if self.on_loop and self.database is not None:
+                    self.database.read_in_turns(asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.upstream is not None:

@@ -60,31 +60,32 @@ class ResourceSchema:
     type_name: str
     document: dict[str, Any]
 
-    @property
+    # Read from the document once (every request reads some of them).
+    @functools.cached_property
     def properties(self) -> tuple[str, ...]:
         return tuple(self.document["properties"])
 
-    @property
+    @functools.cached_property
     def required(self) -> tuple[str, ...]:
         return tuple(self.document.get("required", ()))
 
-    @property
+    @functools.cached_property
     def create_only(self) -> tuple[str, ...]:
         return _names(self.document.get("createOnlyProperties", []))
 
-    @property
+    @functools.cached_property
     def read_only(self) -> tuple[str, ...]:
         return _names(self.document.get("readOnlyProperties", []))
 
-    @property
+    @functools.cached_property
     def write_only(self) -> tuple[str, ...]:
         return _names(self.document.get("writeOnlyProperties", []))
 
-    @property
+    @functools.cached_property
     def primary_identifier(self) -> tuple[str, ...]:
         return _names(self.document["primaryIdentifier"])
 
-    @property
+    @functools.cached_property
     def additional_identifiers(self) -> tuple[tuple[str, ...], ...]:
         return tuple(_names(group) for group in self.document.get("additionalIdentifiers", []))
 
@@ -222,7 +223,8 @@ class ResourceSchema:
 
     def readable(self, model: dict[str, Any]) -> dict[str, Any]:
         """The model as READ and LIST show it: write-only properties never leave the server."""
-        return {k: v for k, v in model.items() if k not in self.write_only}
+        write_only = self.write_only
+        return {k: v for k, v in model.items() if k not in write_only}
 
     def changed(self, names: tuple[str, ...], before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         """The properties among ``names`` whose value differs, as schema pointers."""

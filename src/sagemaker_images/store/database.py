@@ -28,6 +28,7 @@ On PostgreSQL (any number of replicas on one database):
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
@@ -89,8 +90,10 @@ class Database:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
         self.group_commit = GroupCommit(engine) if self.is_sqlite else None
-        # SQLite reads: each thread keeps one connection of its own (see ``read``).
+        # SQLite reads: each thread keeps one connection of its own (see ``read``), and the event
+        # loop's thread shares a snapshot per turn of the loop (``read_in_turns``).
         self._readers = threading.local()
+        self._turns: tuple[int | None, asyncio.AbstractEventLoop | None] = (None, None)
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
 
@@ -139,9 +142,21 @@ class Database:
         if self.is_sqlite:
             reader: _SqliteRead | None = getattr(self._readers, "reader", None)
             if reader is None or reader.stale():
-                reader = self._readers.reader = _SqliteRead(self, self._reader())
+                turns = self._turns[1] if self._turns[0] == threading.get_ident() else None
+                reader = self._readers.reader = _SqliteRead(self._reader(), turns)
             return reader.snapshot(not one_statement)
         return self._postgres_read(one_statement)
+
+    def read_in_turns(self, loop: asyncio.AbstractEventLoop) -> None:
+        """SQLite reads on this thread, ``loop``'s, share one snapshot per turn of the loop.
+
+        Call on the loop's thread (the server does as it starts). A snapshot that ends with the turn it
+        began in is as fresh as a client can tell: an answer leaves at the end of a later turn than
+        the one its COMMIT returned in (``group_commit``, and the HTTP layer writes at a turn's end),
+        so a request sent after any answer arrives in a turn whose snapshot includes that write.
+        """
+        self._turns = (threading.get_ident(), loop)
+        self._readers.reader = None  # made again, reading in turns
 
     @contextlib.contextmanager
     def _postgres_read(self, one_statement: bool) -> Iterator[Queries]:
@@ -172,8 +187,12 @@ class Database:
 
         Only for callables whose whole effect is one ``write()`` or ``read()`` block: running them
         again is running that transaction again. When the attempts are used up the caller gets
-        ServiceUnavailable, which AWS clients retry with their own back-off.
+        ServiceUnavailable, which AWS clients retry with their own back-off. SQLite never rolls a
+        transaction back by itself (writers queue on its lock), so there ``operation`` is returned as
+        it is.
         """
+        if self.is_sqlite:
+            return operation
 
         @functools.wraps(operation)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -301,16 +320,21 @@ class _SqliteRead:
 
     BEGIN and ROLLBACK go straight to the driver, not through SQLAlchemy's execution machinery: they
     cost more CPU than SQLite's answer to a point query. In WAL mode each BEGIN sees the newest commit.
+    On the event loop's thread (``turns``) the reads of one turn of the loop share one snapshot, begun
+    by the first and ended when the turn is over: each read transaction of SQLite takes and releases a
+    lock of its shared memory (system calls that cost what the lookup itself costs).
     A plain class rather than a generator context manager: this is entered on every read.
     """
 
-    __slots__ = ("conn", "driver", "queries", "transaction")
+    __slots__ = ("conn", "driver", "open", "queries", "transaction", "turns")
 
-    def __init__(self, database: Database, conn: Connection) -> None:
+    def __init__(self, conn: Connection, turns: asyncio.AbstractEventLoop | None) -> None:
         self.conn = conn
         self.driver: Any = conn.connection.driver_connection
         self.queries = Queries(conn, postgres=False)
         self.transaction = True
+        self.turns = turns
+        self.open = False  # a snapshot of this turn is open
 
     def stale(self) -> bool:
         return self.conn.closed or self.conn.invalidated
@@ -320,20 +344,40 @@ class _SqliteRead:
         return self
 
     def __enter__(self) -> Queries:
-        if self.transaction:
-            try:
-                self.driver.execute("BEGIN")
-            except sqlite3.Error as exc:
-                raise _unavailable(exc) from None
+        if self.turns is not None:
+            if not self.open:
+                self._begin()
+                self.open = True
+                self.turns.call_soon(self.end_turn)
+        elif self.transaction:
+            self._begin()
         return self.queries
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> None:
-        if self.conn.in_transaction():  # a statement went through SQLAlchemy: end its transaction too
-            self.conn.rollback()
-        elif self.transaction:
-            self.driver.rollback()
+        if self.turns is None:
+            self._end()
+        elif isinstance(error, _DATABASE_AWAY):
+            self.end_turn()
         if isinstance(error, _DATABASE_AWAY):
             raise _unavailable(getattr(error, "orig", None) or error) from None
+
+    def end_turn(self) -> None:
+        if self.open:
+            self.open = False
+            with contextlib.suppress(sa.exc.SQLAlchemyError, sqlite3.Error):
+                self._end()
+
+    def _begin(self) -> None:
+        try:
+            self.driver.execute("BEGIN")
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from None
+
+    def _end(self) -> None:
+        if self.conn.in_transaction():  # a statement went through SQLAlchemy: end its transaction too
+            self.conn.rollback()
+        elif self.transaction or self.turns is not None:
+            self.driver.rollback()
 
 
 def normalise_url(url: str) -> URL:
