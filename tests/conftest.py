@@ -27,6 +27,34 @@ from tests.servers import ServerProcess, fresh_postgres_database, postgres_avail
 BACKENDS = ["sqlite", "postgres"]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _cache_client_classes()
+
+
+# botocore builds a new client class for every client it makes (a method per operation: 425 for
+# SageMaker, about 8 ms), and the suite makes over a thousand clients. For the services tests talk to,
+# whose classes no session's handlers change, one class per service and API version is made once per
+# process. Test machinery only: what is tested is how clients call, not how botocore builds them.
+_SHARED_CLIENT_CLASSES = frozenset({"sagemaker", "cloudcontrol", "sts"})
+
+
+def _cache_client_classes() -> None:
+    from botocore.client import ClientCreator
+
+    build = ClientCreator._create_client_class
+    classes: dict[tuple[str, str], type] = {}
+
+    def create_client_class(self, service_name, service_model):  # type: ignore[no-untyped-def]
+        if service_name not in _SHARED_CLIENT_CLASSES:
+            return build(self, service_name, service_model)
+        key = (service_name, service_model.api_version)
+        if key not in classes:
+            classes[key] = build(self, service_name, service_model)
+        return classes[key]
+
+    ClientCreator._create_client_class = create_client_class
+
+
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")
