@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import itertools
 import os
+import threading
 from typing import Any
 
 import orjson
@@ -27,6 +30,8 @@ from sagemaker_images.tenancy import Tenant
 
 _FORMAT = b"\x01"
 _NONCE = 12
+_COUNTER = 4  # bytes of the nonce that count; the rest is the process's random prefix
+_COUNTER_LIMIT = 2 ** (8 * _COUNTER)
 _TAG = 16
 # A token a client sends back is never longer than the ones this server writes (a few hundred
 # characters): anything beyond is refused before it is decoded.
@@ -40,6 +45,11 @@ class InvalidToken(ValueError):
 class PageTokens:
     def __init__(self, key: bytes) -> None:
         self._aead = AESGCM(key)
+        # GCM needs a nonce never used twice with the key: a random prefix of this process's own and
+        # a counter (NIST SP 800-38D's deterministic construction; no system call per token). Another
+        # process sharing the key has another 64-bit prefix; a new one is drawn before the counter wraps.
+        self._nonces = (os.urandom(_NONCE - _COUNTER), itertools.count())
+        self._nonces_lock = threading.Lock()
 
     @classmethod
     def ephemeral(cls) -> PageTokens:
@@ -47,10 +57,23 @@ class PageTokens:
         return cls(AESGCM.generate_key(bit_length=256))
 
     def seal(self, tenant: Tenant, listing: str, position: list[Any]) -> str:
-        nonce = os.urandom(_NONCE)
-        sealed = self._aead.encrypt(nonce, orjson.dumps(position), _scope(tenant, listing))
+        nonce = self._nonce()
+        sealed = self._aead.encrypt(
+            nonce, orjson.dumps(position), _scope(tenant.account, tenant.region, listing)
+        )
         # Standard base64: within the NextToken pattern of both APIs ([-A-Za-z0-9+/=]+ in Cloud Control).
         return base64.b64encode(_FORMAT + nonce + sealed).decode()
+
+    def _nonce(self) -> bytes:
+        nonces = self._nonces
+        prefix, counter = nonces
+        number = next(counter)  # atomic: one number for one caller
+        if number < _COUNTER_LIMIT:
+            return prefix + number.to_bytes(_COUNTER, "big")
+        with self._nonces_lock:
+            if self._nonces is nonces:  # the first caller past the end draws the next prefix
+                self._nonces = (os.urandom(_NONCE - _COUNTER), itertools.count())
+        return self._nonce()
 
     def open(self, tenant: Tenant, listing: str, token: str, arity: int) -> tuple[Any, ...]:
         """The position sealed in ``token`` (``arity`` values), or InvalidToken."""
@@ -64,7 +87,7 @@ class PageTokens:
             raise InvalidToken("not a token of this server")
         nonce, sealed = raw[1 : 1 + _NONCE], raw[1 + _NONCE :]
         try:
-            plain = self._aead.decrypt(nonce, sealed, _scope(tenant, listing))
+            plain = self._aead.decrypt(nonce, sealed, _scope(tenant.account, tenant.region, listing))
         except InvalidTag:
             raise InvalidToken("altered, or from another account, region or listing") from None
         position = orjson.loads(plain)  # written by seal(): authenticated, so well formed
@@ -73,5 +96,6 @@ class PageTokens:
         return tuple(position)
 
 
-def _scope(tenant: Tenant, listing: str) -> bytes:
-    return orjson.dumps([tenant.account, tenant.region, listing])
+@functools.lru_cache(maxsize=1024)
+def _scope(account: str, region: str, listing: str) -> bytes:
+    return orjson.dumps([account, region, listing])

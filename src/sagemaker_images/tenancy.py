@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 # Region prefixes of the partitions other than "aws", longest first so "us-isob-" wins over "us-iso-".
@@ -15,6 +16,7 @@ _PARTITIONS = (
 )
 
 
+@functools.lru_cache(maxsize=256)
 def partition_for(region: str) -> str:
     for prefix, partition in _PARTITIONS:
         if region.startswith(prefix):

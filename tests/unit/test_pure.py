@@ -89,3 +89,19 @@ def test_lifecycle_is_a_function_of_the_clock():
     assert observe(failing, 200).status == "DELETE_FAILED"
     assert observe(failing, 200).failure_reason == "boom"
     assert observe(failing, 101).failure_reason is None
+
+
+def test_page_token_nonces_never_repeat_when_the_counter_wraps(monkeypatch):
+    import base64
+
+    from sagemaker_images import page_tokens
+    from sagemaker_images.tenancy import Tenant
+
+    monkeypatch.setattr(page_tokens, "_COUNTER_LIMIT", 3)  # a new prefix every three tokens
+    tokens = page_tokens.PageTokens.ephemeral()
+    tenant = Tenant("123456789012", "us-east-1")
+    sealed = [tokens.seal(tenant, "ListImages", [n]) for n in range(10)]
+    nonces = [base64.b64decode(token)[1:13] for token in sealed]
+    assert len(set(nonces)) == 10
+    assert len({nonce[:8] for nonce in nonces}) == 4  # prefixes drawn as the counter ran out
+    assert [tokens.open(tenant, "ListImages", token, 1) for token in sealed] == [(n,) for n in range(10)]

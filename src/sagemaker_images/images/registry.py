@@ -539,12 +539,20 @@ def _version_fields(request: Request) -> dict[str, Any]:
 
 
 def _time_range(request: Request) -> TimeRange:
+    if _TIME_BOUNDS.isdisjoint(request):
+        return _ANY_TIME  # most listings give none
     return TimeRange(
         created_after=request.get("CreationTimeAfter"),
         created_before=request.get("CreationTimeBefore"),
         modified_after=request.get("LastModifiedTimeAfter"),
         modified_before=request.get("LastModifiedTimeBefore"),
     )
+
+
+_TIME_BOUNDS = frozenset(
+    ("CreationTimeAfter", "CreationTimeBefore", "LastModifiedTimeAfter", "LastModifiedTimeBefore")
+)
+_ANY_TIME = TimeRange()
 
 
 def _settles_gone(transition: dict[str, Any], now: float) -> bool:

@@ -57,8 +57,10 @@ class Answer:
 
 def is_query_request(headers: dict[str, str]) -> bool:
     """A form-encoded request without ``X-Amz-Target``: the query protocol, which only STS speaks here."""
+    if "x-amz-target" in headers:  # every AWS JSON call: nothing else to look at
+        return False
     content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return "x-amz-target" not in headers and content_type == "application/x-www-form-urlencoded"
+    return content_type == "application/x-www-form-urlencoded"
 
 
 def answer(

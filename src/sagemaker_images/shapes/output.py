@@ -50,6 +50,8 @@ def _identity(value: Any) -> Any:
 
 def _epoch_seconds(value: Any) -> float:
     # AWS sends milliseconds precision; a float of seconds is what every SDK parses.
+    if type(value) is float:  # what the domain gives (a stored time): no other question to ask
+        return round(value, 3)
     if hasattr(value, "timestamp"):
         value = value.timestamp()
     return round(float(value), 3)
