@@ -28,7 +28,7 @@ def create_app() -> Application:
     settings = Settings.from_environment()
     access_log.configure(settings.log_level, settings.log_format)
     http_limits.configure(head_timeout=settings.request_timeout)
-    return Application(settings)
+    return Application(settings, freeze_heap=True)
 
 
 def serve(settings: Settings) -> int:
@@ -96,6 +96,8 @@ def serve(settings: Settings) -> int:
         "http": LimitedHttpToolsProtocol,
         # No WebSocket endpoint: an Upgrade header is ignored and the request answered as plain HTTP.
         "ws": "none",
+        # AWS answers name no server; one header less for uvicorn to check and write on every answer.
+        "server_header": False,
         "loop": "uvloop",
         "timeout_graceful_shutdown": 10,
         # JSON logs: leave logging as access_log.configure set it (uvicorn's records become JSON too).
@@ -105,7 +107,7 @@ def serve(settings: Settings) -> int:
         _export(settings)
         uvicorn.run("sagemaker_images.serve:create_app", factory=True, workers=settings.workers, **common)
     else:
-        uvicorn.run(Application(settings, authenticator=authenticator), **common)
+        uvicorn.run(Application(settings, authenticator=authenticator, freeze_heap=True), **common)
     return 0
 
 

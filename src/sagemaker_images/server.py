@@ -18,6 +18,7 @@ answer it: the same steps, without the event loop.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import re
 import time
@@ -72,9 +73,15 @@ class Application:
         settings: Settings,
         database: Database | None = None,
         authenticator: SigV4Authenticator | None = None,
+        *,
+        freeze_heap: bool = False,
     ) -> None:
         self.settings = settings
         self.database = database
+        # A server process (``serve``): what start-up made (the compiled models, the libraries) is
+        # left out of garbage collections from then on (``gc.freeze``). A full collection otherwise
+        # walks all of it, tens of milliseconds of stalled requests; found in the p99 of creates.
+        self.freeze_heap = freeze_heap
         self.services: dict[str, Service] = {}
         self._served: dict[str, Service] = {}  # by name, for the metrics' labels
         self.authenticator = authenticator or build_authenticator(settings)
@@ -162,6 +169,8 @@ class Application:
                     return
                 if self.on_loop and self.database is not None:
                     self.database.read_in_turns(asyncio.get_running_loop())
+                if self.freeze_heap:
+                    gc.freeze()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self.upstream is not None:
