@@ -97,17 +97,18 @@ class Database:
         self._held: list[Connection] = []
         self._held_lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[Queries]:
+    def write(self) -> contextlib.AbstractContextManager[Queries]:
         """One write transaction: committed when the block ends, rolled back if it raises."""
         if self.group_commit is not None:
-            with self._unavailable_on_error(), self.group_commit.write() as conn:
-                yield Queries(conn, postgres=False)
-            return
+            return _SqliteWrite(self.group_commit.write())
+        return self._postgres_write()
+
+    @contextlib.contextmanager
+    def _postgres_write(self) -> Iterator[Queries]:
         with self._connection() as conn:
             conn.begin()
             try:
-                yield Queries(conn, postgres=not self.is_sqlite)
+                yield Queries(conn, postgres=True)
             except BaseException:
                 conn.rollback()
                 raise
@@ -313,6 +314,31 @@ class Database:
             with contextlib.suppress(sa.exc.SQLAlchemyError):
                 conn.close()
         self.engine.dispose()
+
+
+class _SqliteWrite:
+    """A write block on SQLite (a savepoint of the group commit), its database errors told as the
+    server tells them (ServiceUnavailable). A plain class: every write request enters one."""
+
+    __slots__ = ("block",)
+
+    def __init__(self, block: contextlib.AbstractContextManager[Connection]) -> None:
+        self.block = block
+
+    def __enter__(self) -> Queries:
+        try:
+            return Queries(self.block.__enter__(), postgres=False)
+        except _DATABASE_AWAY as exc:
+            raise _unavailable(getattr(exc, "orig", None) or exc) from None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: Any) -> bool:
+        try:
+            suppressed = bool(self.block.__exit__(kind, error, tb))
+        except _DATABASE_AWAY as exc:
+            raise _unavailable(getattr(exc, "orig", None) or exc) from None
+        if not suppressed and isinstance(error, _DATABASE_AWAY):
+            raise _unavailable(getattr(error, "orig", None) or error) from None
+        return suppressed
 
 
 class _SqliteRead:

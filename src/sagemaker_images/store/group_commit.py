@@ -85,13 +85,15 @@ class GroupCommit:
 
     # -- writers on threads -----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A savepoint in the current group's transaction; returns once the group is committed."""
+    def write(self) -> contextlib.AbstractContextManager[Connection]:
+        """A savepoint in the current group's transaction; returns once the group is committed (for a
+        request on the event loop, which holds the turn: once its operation is, see ``run_on_loop``)."""
         if self._loop_thread == threading.get_ident():
-            with self._loop_member() as conn:  # a request on the event loop, which holds the turn
-                yield conn
-            return
+            return _LoopMember(self)
+        return self._thread_write()
+
+    @contextlib.contextmanager
+    def _thread_write(self) -> Iterator[Connection]:
         with self._queue:
             self._waiting += 1
         self._turn.acquire()
@@ -171,14 +173,6 @@ class GroupCommit:
                 waiter: asyncio.Future[None] = loop.create_future()
                 self._loop_waiters.append(waiter)
             await waiter
-
-    @contextlib.contextmanager
-    def _loop_member(self) -> Iterator[Connection]:
-        group = self._group or self._begin(wait=False)
-        group.members += 1
-        self._loop_group = group
-        with self._savepoint(group.conn):
-            yield group.conn
 
     def _hand_off(self, group: _Group) -> None:
         if self._committer is None:
@@ -290,6 +284,32 @@ class GroupCommit:
             self._committer = None
         with self._turn:
             self._discard()
+
+
+class _LoopMember:
+    """One write block of a request on the event loop, in its own savepoint of the open group (a
+    plain class: a write request enters one or more of these)."""
+
+    __slots__ = ("commits", "driver")
+
+    def __init__(self, commits: GroupCommit) -> None:
+        self.commits = commits
+        self.driver: Any = None
+
+    def __enter__(self) -> Connection:
+        commits = self.commits
+        group = commits._group or commits._begin(wait=False)
+        group.members += 1
+        commits._loop_group = group
+        conn = group.conn
+        self.driver = conn.connection.driver_connection
+        self.driver.execute("SAVEPOINT request")
+        return conn
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, _tb: Any) -> None:
+        if error is not None:
+            self.driver.execute("ROLLBACK TO request")
+        self.driver.execute("RELEASE request")
 
 
 def _resolve(futures: list[asyncio.Future[None]]) -> None:
