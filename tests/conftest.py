@@ -29,6 +29,19 @@ BACKENDS = ["sqlite", "postgres"]
 
 def pytest_configure(config: pytest.Config) -> None:
     _cache_client_classes()
+    if not hasattr(config, "workerinput"):  # once, in the process that starts pytest-xdist's workers
+        _compile_the_package()
+
+
+def _compile_the_package() -> None:
+    """Write the package's bytecode once. Under PYTHONDONTWRITEBYTECODE (as on CI's machines) an
+    editable install is never compiled, so each of the hundred server processes the suite starts would
+    compile every module again (about 0.1 s of CPU each); they read bytecode that exists either way."""
+    import compileall
+
+    import sagemaker_images
+
+    compileall.compile_dir(Path(sagemaker_images.__file__).parent, quiet=1)
 
 
 # botocore builds a new client class for every client it makes (a method per operation: 425 for
