@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, WaiterError
 
 from sagemaker_images.store import open_database
-from sagemaker_images.store.database import Database
+from sagemaker_images.store.database import RETRY_ATTEMPTS, Database
 from tests.calls import FAST_WAITER
 from tests.conftest import client_for
 from tests.servers import POSTGRES_URL, ServerProcess, fresh_postgres_database, postgres_available
@@ -422,7 +422,9 @@ def test_a_deadlocked_transaction_is_run_again(postgres_url):
                 )
             )
         assert done == ["left", "right"]
-        assert len(attempts) == 3  # one of the two ran twice
+        # One of the two ran again (the deadlock's victim); a retry may itself meet a serialisation
+        # failure while the other commits and run once more: each runs at most RETRY_ATTEMPTS times.
+        assert 3 <= len(attempts) <= 2 * RETRY_ATTEMPTS
         with database.read() as q:
             last = {q.conn.execute(_description(i)).scalar_one() for i in ids}
         assert len(last) == 1  # the retried transaction wrote both rows after the other committed
